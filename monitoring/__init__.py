@@ -1,0 +1,1 @@
+"""Shared monitoring configuration and the local stack runner."""

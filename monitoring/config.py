@@ -1,0 +1,232 @@
+"""The monitoring config: one object that alerts, dashboards, manifests and the local stack read.
+
+Like a monitoring mixin's ``_config``, it holds every selector, threshold, ``for:`` duration,
+SLO objective and window, HPA target, the Helm release name and the dashboard uids, so that no
+generator repeats a literal. Metric names are not here: they come from ``app.metric_names``.
+
+``CONFIG`` is the Kubernetes configuration; ``local_config()`` derives the single-instance local
+stack's variant from it (HA minimum 1, no HPA, shorter ``for:`` durations for demos and tests).
+
+Run ``python -m monitoring.config KEY`` to print one value (the Makefile reads the Helm release
+name that way), e.g. ``python -m monitoring.config helm_release``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+
+from app import metric_names
+
+
+@dataclass(frozen=True)
+class BurnRateWindow:
+    """One multi-window, multi-burn-rate alert condition.
+
+    Source: Google SRE workbook, "Alerting on SLOs", table 5-8 (recommended parameters for a
+    30-day SLO): the alert fires when the error ratio over BOTH the long and the short window
+    exceeds ``factor`` x (1 - objective).
+
+    Attributes:
+        long: long window, a Prometheus duration such as ``"1h"``.
+        short: short window (1/12 of the long one), e.g. ``"5m"``.
+        factor: burn rate, multiples of the error budget's even spend rate (1.0 = the budget
+            lasts exactly the SLO period).
+        severity: ``"critical"`` (page) or ``"warning"`` (ticket).
+        for_: how long the condition must hold before the alert fires.
+    """
+
+    long: str
+    short: str
+    factor: float
+    severity: str
+    for_: str = "2m"
+
+
+# SRE workbook table 5-8: 2 % of the budget in 1 h, 5 % in 6 h (page); 10 % in 1 d, 10 % in 3 d.
+DEFAULT_BURN_RATE_WINDOWS = (
+    BurnRateWindow(long="1h", short="5m", factor=14.4, severity="critical"),
+    BurnRateWindow(long="6h", short="30m", factor=6.0, severity="critical", for_="15m"),
+    BurnRateWindow(long="1d", short="2h", factor=3.0, severity="warning", for_="1h"),
+    BurnRateWindow(long="3d", short="6h", factor=1.0, severity="warning", for_="3h"),
+)
+
+
+@dataclass(frozen=True)
+class SLO:
+    """A service level objective over API routes (probes and /metrics excluded).
+
+    Attributes:
+        name: short identifier used in rule names and labels (``availability``, ``latency``).
+        objective: target share of good events, a ratio 0-1 (0.999 = 99.9 %).
+        description: one sentence for dashboards and alert descriptions.
+        latency_threshold_seconds: for a latency SLO, the "fast enough" bound in seconds; it must
+            be one of ``app.metric_names.HTTP_DURATION_BUCKETS`` so the SLI is exact.
+    """
+
+    name: str
+    objective: float
+    description: str
+    latency_threshold_seconds: float | None = None
+
+    @property
+    def error_budget(self) -> float:
+        """The allowed share of bad events, ratio 0-1 (``1 - objective``)."""
+        return 1.0 - self.objective
+
+
+@dataclass(frozen=True)
+class MonitoringConfig:
+    """Every selector, threshold and window the generated monitoring uses.
+
+    Durations are Prometheus duration strings; thresholds state their unit in their name
+    (``_percent`` is 0-100 as exported by the app, ``_ratio`` is 0-1, ``_seconds`` seconds).
+    """
+
+    # --- identity and selectors ----------------------------------------------------------------
+    app_name: str = "demo-app"
+    namespace: str = "demo-app"
+    job: str = "demo-app"  # a ServiceMonitor's job label is the Service name
+    helm_release: str = "kube-prometheus-stack"
+    monitoring_namespace: str = "monitoring"
+    runbook_base_url: str = "https://github.com/example-org/demo-app/blob/main/docs/runbooks.md"
+
+    # --- availability --------------------------------------------------------------------------
+    metrics_absent_for: str = "5m"
+    restarts_threshold: int = 3  # uptime resets within restarts_window
+    restarts_window: str = "30m"
+    not_ready_for: str = "5m"  # start-up budget of one instance
+    ha_min_ready: int = 2
+    ha_min_ready_for: str = "10m"  # longer than a rolling update takes
+
+    # --- resources (percent of the container limit, 0-100) ----------------------------------
+    cpu_warning_percent: float = 80.0
+    cpu_warning_for: str = "15m"
+    memory_warning_percent: float = 90.0
+    memory_warning_for: str = "10m"
+
+    # --- HPA (Kubernetes only) ---------------------------------------------------------------
+    hpa_enabled: bool = True
+    hpa_name: str = "demo-app"
+    hpa_min_replicas: int = 2
+    hpa_max_replicas: int = 10
+    hpa_cpu_target_percent: int = 70  # of the container's CPU *request*
+    hpa_memory_target_percent: int = 80  # of the container's memory *request*
+    hpa_saturated_for: str = "15m"
+
+    # --- RED thresholds (API routes only) ----------------------------------------------------
+    error_ratio_warning: float = 0.05  # ratio 0-1 of 5xx responses
+    error_ratio_for: str = "10m"
+    latency_p99_warning_seconds: float = 1.0
+    latency_for: str = "10m"
+    rate_window: str = "5m"
+
+    # --- SLOs --------------------------------------------------------------------------------
+    slo_period: str = "30d"
+    slos: tuple[SLO, ...] = (
+        SLO(
+            name="availability",
+            objective=0.999,
+            description="99.9 % of API requests answer without a 5xx error",
+        ),
+        SLO(
+            name="latency",
+            objective=0.99,
+            description="99 % of API requests answer within 250 ms",
+            latency_threshold_seconds=0.25,
+        ),
+    )
+    burn_rate_windows: tuple[BurnRateWindow, ...] = DEFAULT_BURN_RATE_WINDOWS
+    # An SLO alert needs this many requests per second over the short window, so an idle
+    # service (a handful of requests) neither pages on one error nor divides by zero.
+    slo_min_request_rate: float = 0.0
+
+    # --- dashboards --------------------------------------------------------------------------
+    dashboard_folder: str = "Demo App"
+    dashboard_uids: dict[str, str] = field(
+        default_factory=lambda: {"overview": "demo-app-overview", "slo": "demo-app-slo"}
+    )
+    grafana_datasource_uid: str = "prometheus"
+
+    # --- derived -----------------------------------------------------------------------------
+    @property
+    def selector(self) -> str:
+        """PromQL label matchers for the app's own series: ``job="...", namespace="..."``."""
+        return f'job="{self.job}", namespace="{self.namespace}"'
+
+    @property
+    def api_route_matcher(self) -> str:
+        """A ``route`` matcher that keeps API routes only (probes and /metrics excluded)."""
+        excluded = "|".join(metric_names.NON_API_ROUTES)
+        return f'route!~"{excluded}"'
+
+    def slo(self, name: str) -> SLO:
+        """Return the SLO called ``name``; raises ``KeyError`` naming the known ones."""
+        for slo in self.slos:
+            if slo.name == name:
+                return slo
+        known = ", ".join(s.name for s in self.slos)
+        raise KeyError(f"no SLO named {name!r}; known SLOs: {known}")
+
+    def validate(self) -> None:
+        """Check the config's internal consistency.
+
+        Raises:
+            ValueError: listing every problem found (objective outside (0, 1), a latency
+                threshold that is not a histogram bucket edge, a non-positive threshold).
+        """
+        problems = []
+        for slo in self.slos:
+            if not 0.0 < slo.objective < 1.0:
+                problems.append(f"SLO {slo.name}: objective {slo.objective} is not in (0, 1)")
+            threshold = slo.latency_threshold_seconds
+            if threshold is not None and threshold not in metric_names.HTTP_DURATION_BUCKETS:
+                problems.append(
+                    f"SLO {slo.name}: latency threshold {threshold}s is not a bucket edge of "
+                    f"{metric_names.HTTP_REQUEST_DURATION}: {metric_names.HTTP_DURATION_BUCKETS}"
+                )
+        for name in ("cpu_warning_percent", "memory_warning_percent"):
+            if not 0 < getattr(self, name) <= 100:
+                problems.append(f"{name} must be in (0, 100], got {getattr(self, name)}")
+        if self.ha_min_ready < 1:
+            problems.append(f"ha_min_ready must be >= 1, got {self.ha_min_ready}")
+        if problems:
+            raise ValueError("invalid monitoring config:\n  " + "\n  ".join(problems))
+
+
+CONFIG = MonitoringConfig()
+"""The Kubernetes (EKS + kube-prometheus-stack) configuration."""
+
+
+def local_config(**overrides: object) -> MonitoringConfig:
+    """The single-instance local stack's variant of ``CONFIG`` (``make run`` and e2e tests).
+
+    One instance, no HPA; the "metrics gone" alert waits ``1m`` instead of ``5m`` so a demo
+    shows it quickly. Further overrides (e.g. shorter ``for:`` durations in tests) are keyword
+    arguments naming ``MonitoringConfig`` fields.
+
+    Raises:
+        TypeError: an override names no field of ``MonitoringConfig``.
+    """
+    base = {"ha_min_ready": 1, "hpa_enabled": False, "metrics_absent_for": "1m"}
+    base.update(overrides)
+    return dataclasses.replace(CONFIG, **base)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the config value named by the single argument (for the Makefile)."""
+    args = sys.argv[1:] if argv is None else argv
+    fields = {f.name for f in dataclasses.fields(MonitoringConfig)}
+    if len(args) != 1 or args[0] not in fields:
+        print(
+            "usage: python -m monitoring.config FIELD\nfields: " + ", ".join(sorted(fields)),
+            file=sys.stderr,
+        )
+        return 2
+    print(getattr(CONFIG, args[0]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
