@@ -59,7 +59,6 @@ NON_API_ROUTES = (ROUTE_HEALTHZ, ROUTE_READINESS, ROUTE_METRICS)
 """Probe and scrape routes: counted under their own route, excluded from SLIs."""
 
 HTTP_DURATION_BUCKETS = (
-    # fmt: off
     0.001,
     0.0025,
     0.005,
@@ -73,7 +72,6 @@ HTTP_DURATION_BUCKETS = (
     2.5,
     5.0,
     10.0,
-    # fmt: on
 )
 """Histogram bucket upper bounds, seconds: an API answering in ~1 ms up to 10 s."""
 
