@@ -161,6 +161,15 @@ class MonitoringConfig:
         excluded = "|".join(metric_names.NON_API_ROUTES)
         return f'route!~"{excluded}"'
 
+    def slo_windows(self) -> tuple[str, ...]:
+        """Every window an SLO error ratio is recorded over: the burn-rate windows and the period.
+
+        Returned shortest first, without duplicates, e.g. ``("5m", "30m", "1h", ..., "30d")``.
+        """
+        windows = {w for b in self.burn_rate_windows for w in (b.long, b.short)}
+        windows.add(self.slo_period)
+        return tuple(sorted(windows, key=duration_seconds))
+
     def slo(self, name: str) -> SLO:
         """Return the SLO called ``name``; raises ``KeyError`` naming the known ones."""
         for slo in self.slos:
@@ -193,6 +202,30 @@ class MonitoringConfig:
             problems.append(f"ha_min_ready must be >= 1, got {self.ha_min_ready}")
         if problems:
             raise ValueError("invalid monitoring config:\n  " + "\n  ".join(problems))
+
+
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def duration_seconds(duration: str) -> int:
+    """Seconds in a simple Prometheus duration such as ``"5m"`` or ``"30d"``.
+
+    Raises:
+        ValueError: the string is not a whole number followed by one of s, m, h, d, w.
+    """
+    number, unit = duration[:-1], duration[-1:]
+    if not number.isdigit() or unit not in _UNIT_SECONDS:
+        raise ValueError(f"not a simple Prometheus duration (e.g. 5m, 1h, 30d): {duration!r}")
+    return int(number) * _UNIT_SECONDS[unit]
+
+
+def slo_error_ratio_record(window: str) -> str:
+    """Name of the recording rule holding an SLO's error ratio (0-1) over ``window``.
+
+    One series per SLO, labelled ``slo`` (the SLO's name) plus ``job`` and ``namespace``, e.g.
+    ``slo:sli_error:ratio_rate5m{slo="availability"}`` (the naming of Sloth and Pyrra).
+    """
+    return f"slo:sli_error:ratio_rate{window}"
 
 
 CONFIG = MonitoringConfig()
