@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = Settings.from_env() if settings is None else settings
     configure_logging(settings.log_level)
 
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # an API: no static route to match
     app.json.sort_keys = False  # type: ignore[attr-defined]
     state = ServerState(
         started_at=settings.server_started_at or time.time(),
