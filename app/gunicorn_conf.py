@@ -41,8 +41,15 @@ try:
 except SettingsError as _error:
     # One JSON line, like every other line the server writes, then a non-zero exit.
     import json
+    from datetime import UTC, datetime
 
-    print(json.dumps({"level": "critical", "logger": "app.settings", "event": str(_error)}))
+    _line = {
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "level": "critical",
+        "logger": "app.settings",
+        "event": str(_error),
+    }
+    print(json.dumps(_line), flush=True)
     sys.exit(2)
 
 _multiproc_dir = _settings.multiproc_dir or Path(tempfile.gettempdir()) / (

@@ -14,12 +14,21 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import os
 from typing import Any
 
 import structlog
 
+
+def add_pid(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Add ``pid``: which gunicorn process (master or worker) wrote the line."""
+    event_dict["pid"] = os.getpid()
+    return event_dict
+
+
 _SHARED_PROCESSORS: tuple[Any, ...] = (
     structlog.contextvars.merge_contextvars,
+    add_pid,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
     structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
