@@ -59,3 +59,7 @@ test-fast: venv ## Unit tests only (no processes started)
 
 clean: ## Remove the virtual environments and caches
 	rm -rf $(VENV) $(TOOLS_VENV) .pytest_cache .ruff_cache
+
+# --- benchmark ---------------------------------------------------------------------------------
+bench: venv ## Throughput, p99, /metrics latency and PSS of the production command (needs wrk)
+	$(PY) -m tests.benchmark.run
