@@ -18,6 +18,7 @@ Usage::
 
     python -m dashboards.generate          # (re)write every output, remove stale ones
     python -m dashboards.generate --check  # exit 1 listing outputs that differ
+    # --source-dir / --json-dir / --k8s-dir point elsewhere (tests)
 
 Errors (a broken or missing ``dashboard``, a legacy panel, a uid that does not match the
 config) are reported as one line per problem on stderr with exit status 1, never a traceback,
@@ -368,16 +369,21 @@ def render_all(
     return outputs
 
 
-def stale_outputs(outputs: dict[Path, str], json_dir: Path = JSON_DIR, k8s_dir: Path = K8S_DIR):
+def stale_outputs(
+    outputs: dict[Path, str], json_dir: Path = JSON_DIR, k8s_dir: Path = K8S_DIR
+) -> list[Path]:
     """Generated-looking files on disk that a fresh generation no longer produces."""
     existing = set(json_dir.glob("*.json")) | set(k8s_dir.glob(f"*{CONFIGMAP_SUFFIX}"))
     return sorted(existing - set(outputs))
 
 
-def differences(outputs: dict[Path, str]) -> list[str]:
+def differences(
+    outputs: dict[Path, str], json_dir: Path = JSON_DIR, k8s_dir: Path = K8S_DIR
+) -> list[str]:
     """Paths (relative to the repo) that are missing, differ, or are stale."""
     changed = [p for p, text in outputs.items() if not p.is_file() or p.read_text() != text]
-    return [str(_relative(p)) for p in sorted(changed) + stale_outputs(outputs)]
+    stale = stale_outputs(outputs, json_dir, k8s_dir)
+    return [str(_relative(p)) for p in sorted(changed) + stale]
 
 
 def _relative(path: Path) -> Path:
@@ -465,14 +471,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--check", action="store_true", help="compare with the files on disk instead of writing"
     )
+    parser.add_argument("--source-dir", type=Path, default=SOURCE_DIR, help="*.dashboard.py")
+    parser.add_argument("--json-dir", type=Path, default=JSON_DIR, help="dashboard JSON output")
+    parser.add_argument("--k8s-dir", type=Path, default=K8S_DIR, help="ConfigMap output")
     args = parser.parse_args(argv)
     try:
-        outputs = render_all()
+        outputs = render_all(CONFIG, args.source_dir, args.json_dir, args.k8s_dir)
     except DashboardError as exc:
         print(f"dashboards: {exc}", file=sys.stderr)
         return 1
     if args.check:
-        diff = differences(outputs)
+        diff = differences(outputs, args.json_dir, args.k8s_dir)
         for path in diff:
             print(f"dashboards: out of date: {path} (run `make dashboards`)", file=sys.stderr)
         return 1 if diff else 0
@@ -481,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
         if not path.is_file() or path.read_text() != text:
             path.write_text(text)
             print(f"wrote {_relative(path)}")
-    for path in stale_outputs(outputs):
+    for path in stale_outputs(outputs, args.json_dir, args.k8s_dir):
         path.unlink()
         print(f"removed {_relative(path)}")
     return 0
