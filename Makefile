@@ -59,3 +59,10 @@ test-fast: venv ## Unit tests only (no processes started)
 
 clean: ## Remove the virtual environments and caches
 	rm -rf $(VENV) $(TOOLS_VENV) .pytest_cache .ruff_cache
+
+# --- dashboards --------------------------------------------------------------------------------
+# Sources: dashboards/*.dashboard.py (grafanalib). Outputs (committed): dashboards/generated/*.json
+# and k8s/dashboards/ (sidecar ConfigMaps + kustomization). tests/test_dashboards.py fails when
+# they differ from a fresh generation; `$(PY) -m dashboards.generate --check` says which.
+dashboards: venv ## Regenerate the Grafana dashboard JSON and their sidecar ConfigMaps
+	$(PY) -m dashboards.generate

@@ -662,3 +662,19 @@ def test_kustomize_renders_every_dashboard_configmap():
             .removesuffix("-dashboard")
         )
         assert document["data"] == configmap(name)["data"]
+
+
+def test_readme_explains_every_panel():
+    """The README's dashboards section names each panel (what it answers), so it cannot drift
+    silently when a panel is added or renamed."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("<!-- section: dashboards -->")[1].split(
+        "<!-- /section: dashboards -->"
+    )[0]
+    missing = {p["title"] for name in NAMES for p in data_panels(load_generated(name))} - {
+        title
+        for title in (
+            line.split("|")[1].strip() for line in section.splitlines() if line.startswith("| ")
+        )
+    }
+    assert missing == set()
