@@ -678,3 +678,150 @@ def test_readme_explains_every_panel():
         )
     }
     assert missing == set()
+
+
+# --- query semantics, evaluated by the real Prometheus engine (promtool test rules) --------------
+OTHER_NAMESPACE = "someone-else"
+
+
+def series(metric: str, values: str, **labels: str) -> dict:
+    """A promtool input series in CONFIG.namespace (unless ``namespace`` is given)."""
+    labels = {"namespace": CONFIG.namespace, "job": CONFIG.job} | labels
+    text = ", ".join(f'{k}="{v}"' for k, v in labels.items())
+    return {"series": f"{metric}{{{text}}}", "values": values}
+
+
+def query(dashboard: str, title: str, *contains: str) -> str:
+    """The one query of panel ``title`` containing every string in ``contains``, expanded."""
+    found = [
+        expr
+        for name, panel_title, expr in generate.all_queries()
+        if name == dashboard and panel_title == title and all(c in expr for c in contains)
+    ]
+    assert len(found) == 1, (dashboard, title, contains, found)
+    return generate.expand_variables(found[0], namespace=CONFIG.namespace)
+
+
+def test_dashboard_queries_compute_what_their_panels_claim(tmp_path):
+    """Synthetic series through Prometheus' own engine: probes excluded from the error ratio,
+    cAdvisor's pod cgroup not double-counted against requests, other namespaces ignored,
+    burn rate and budget per the SLO formulas. Values are chosen to be exact in binary."""
+    promtool = require_binary("promtool", hint="apt-get install prometheus")
+    hpa = {"horizontalpodautoscaler": CONFIG.hpa_name}
+    api, probe = "/hello", m.ROUTE_HEALTHZ
+    cpu, memory = {"resource": "cpu"}, {"resource": "memory"}
+    inputs = [
+        # traffic: 3/min OK + 1/min 5xx on an API route; probes (even failing) are not API traffic
+        series(m.HTTP_REQUESTS, "0+3x20", pod="a", route=api, status="200", method="GET"),
+        series(m.HTTP_REQUESTS, "0+1x20", pod="a", route=api, status="500", method="GET"),
+        series(m.HTTP_REQUESTS, "0+60x20", pod="b", route=probe, status="503", method="GET"),
+        series(m.HTTP_REQUESTS, "0+60x20", pod="x", route=api, status="500", namespace="ns2"),
+        # readiness: a and b ready (one series per worker), c in another namespace
+        series(m.READY, "1x20", pod="a", pid="1"),
+        series(m.READY, "1x20", pod="a", pid="2"),
+        series(m.READY, "1x20", pod="b"),
+        series(m.READY, "1x20", pod="c", namespace=OTHER_NAMESPACE),
+        series(k8s.DEPLOYMENT_SPEC_REPLICAS, "3x20", deployment=CONFIG.deployment_name),
+        # CPU 0.25 cores in the container, the same again on the pod cgroup (container="")
+        series(k8s.CONTAINER_CPU_USAGE, "0+15x20", pod="a", container="app"),
+        series(k8s.CONTAINER_CPU_USAGE, "0+15x20", pod="a", container=""),
+        series(k8s.CONTAINER_CPU_USAGE, "0+6x20", pod="a", container="POD"),
+        series(k8s.POD_CONTAINER_RESOURCE_REQUESTS, "0.5x20", pod="a", container="app", **cpu),
+        series(k8s.POD_CONTAINER_RESOURCE_LIMITS, "2x20", pod="a", container="app", **cpu),
+        series(k8s.CONTAINER_MEMORY_WORKING_SET, "268435456x20", pod="a", container="app"),
+        series(k8s.CONTAINER_MEMORY_WORKING_SET, "536870912x20", pod="a", container=""),
+        series(
+            k8s.POD_CONTAINER_RESOURCE_REQUESTS, "1073741824x20", pod="a", container="app", **memory
+        ),
+        # restarts: one per minute
+        series(k8s.POD_CONTAINER_RESTARTS, "0+1x20", pod="a", container="app"),
+        # HPA
+        series(k8s.HPA_CURRENT_REPLICAS, "4x20", **hpa),
+        series(k8s.HPA_MAX_REPLICAS, "10x20", **hpa),
+        # alerts: one firing here, one pending here, one firing elsewhere
+        series(k8s.ALERTS, "1x20", alertname="A", alertstate="firing", severity="warning"),
+        series(k8s.ALERTS, "1x20", alertname="B", alertstate="pending", severity="warning"),
+        series(k8s.ALERTS, "1x20", alertname="C", alertstate="firing", namespace="ns2"),
+    ]
+    cases = [
+        (query("overview", "5xx error ratio (API routes)"), "{}", 0.25),
+        (query("overview", "Ready pods vs desired", m.READY), "{}", 2),
+        (query("overview", "Ready pods vs desired", k8s.DEPLOYMENT_SPEC_REPLICAS), "{}", 3),
+        (query("overview", "CPU per pod (% of request, HPA target)"), '{pod="a"}', 50),
+        (query("overview", "Memory per pod (% of request, HPA target)"), '{pod="a"}', 25),
+        (query("overview", "Container restarts"), '{pod="a"}', 5),
+        (query("overview", "HPA replicas: current, desired, min, max", "current"), "{}", 4),
+        (
+            query("overview", "Firing alerts"),
+            f'ALERTS{{alertname="A", alertstate="firing", job="{CONFIG.job}", '
+            f'namespace="{CONFIG.namespace}", severity="warning"}}',
+            1,
+        ),
+    ]
+    for slo in CONFIG.slos:
+        budget = float(panels.number(slo.error_budget))  # what the query divides by
+        slo_labels = {"slo": slo.name}
+        inputs.append(series(slo_error_ratio_record("1h"), f"{2 * budget}x20", **slo_labels))
+        inputs.append(series(slo_error_ratio_record("30d"), f"{budget / 2}x20", **slo_labels))
+        for_slo = f'slo="{slo.name}"'
+        burn_1h = query("slo", "Burn rate per window", for_slo, slo_error_ratio_record("1h") + "{")
+        labels = f'{{job="{CONFIG.job}", namespace="{CONFIG.namespace}", slo="{slo.name}"}}'
+        cases.append((burn_1h, labels, 2.0))  # burn rate = ratio / (1 - objective)
+        remaining = query("slo", f"Error budget remaining ({CONFIG.slo_period})", for_slo)
+        cases.append((remaining, labels, 0.5))  # half the budget spent over the period
+    rules_test = {
+        "rule_files": [],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": inputs,
+                "promql_expr_test": [
+                    {
+                        "expr": expr,
+                        "eval_time": "10m",
+                        "exp_samples": [{"labels": labels, "value": value}],
+                    }
+                    for expr, labels, value in cases
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "dashboard_queries_test.yaml"
+    path.write_text(yaml.safe_dump(rules_test, sort_keys=False))
+    result = subprocess.run(
+        [promtool, "test", "rules", str(path)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_query_is_accepted_by_prometheus_own_parser(tmp_path):
+    """promql-parser follows Prometheus 2.45; promtool checks with the installed Prometheus
+    (2.42 here, the oldest the project supports) that each expanded query and variable selector
+    is valid PromQL."""
+    promtool = require_binary("promtool", hint="apt-get install prometheus")
+    exprs = [
+        generate.expand_variables(e, namespace=CONFIG.namespace)
+        for _, _, e in generate.all_queries()
+    ]
+    exprs += [
+        generate.expand_variables(s, namespace=CONFIG.namespace)
+        for _, _, s, _ in generate.variable_queries()
+    ]
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard-queries",
+                "rules": [
+                    {"record": f"dashboard:query_{i}", "expr": e} for i, e in enumerate(exprs)
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "queries.rules.yaml"
+    path.write_text(yaml.safe_dump(rules))
+    result = subprocess.run(
+        [promtool, "check", "rules", str(path)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(exprs)} rules found" in result.stdout
