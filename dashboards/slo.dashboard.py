@@ -72,7 +72,8 @@ def _slo_row(slo: SLO, config: MonitoringConfig) -> p.Row:
         "burn-rate alert factor that uses the window (the alert fires when its long and its "
         "short window both exceed it).",
         [
-            p.target(f"{slo_error_ratio_record(w)}{selector} / {budget}", w)
+            # instant: a bar shows the latest value only, no need to fetch a range
+            p.target(f"{slo_error_ratio_record(w)}{selector} / {budget}", w, instant=True)
             for w in config.slo_windows()
         ],
         unit=p.units.NONE_FORMAT,
