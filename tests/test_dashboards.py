@@ -21,13 +21,13 @@ import kubernetes_validate
 import promql_parser
 import pytest
 import yaml
-from conftest import ROOT, require_binary, require_schemas
 from grafanalib import formatunits
 
 from app import metric_names as m
 from dashboards import generate, panels
 from monitoring import kubernetes_series as k8s
 from monitoring.config import CONFIG, local_config, slo_error_ratio_record
+from tests.conftest import ROOT, require_binary, require_schemas
 
 NAMES = sorted(CONFIG.dashboard_uids)
 HISTOGRAMS = (m.HTTP_REQUEST_DURATION,)
