@@ -132,6 +132,23 @@ def _resources(config: MonitoringConfig) -> p.Row:
         unit=p.units.PERCENT_FORMAT,
         thresholds=p.steps((config.cpu_warning_percent, "red")),
         min_value=0,
+        width=8,
+    )
+    throttled = p.timeseries(
+        "CPU throttling per pod",
+        "Is the CPU limit slowing requests down? Share of CFS scheduling periods in which the "
+        "container hit its CPU quota and was paused (the app's cgroup counters); a steady "
+        "share means latency suffers - raise the limit or scale out.",
+        [
+            p.target(
+                f"sum by (pod) (rate({m.CPU_THROTTLED_PERIODS}{p.app_selector()}[{RATE}]))"
+                f" / sum by (pod) (rate({m.CPU_PERIODS}{p.app_selector()}[{RATE}]))",
+                "{{pod}}",
+            )
+        ],
+        unit=p.units.PERCENT_UNIT,
+        min_value=0,
+        width=8,
     )
     memory_limit = p.timeseries(
         "Memory per pod (% of limit)",
@@ -142,8 +159,9 @@ def _resources(config: MonitoringConfig) -> p.Row:
         unit=p.units.PERCENT_FORMAT,
         thresholds=p.steps((config.memory_warning_percent, "red")),
         min_value=0,
+        width=8,
     )
-    panels = [cpu_limit, memory_limit]
+    panels = [cpu_limit, throttled, memory_limit]
     if config.hpa_enabled:
         containers = p.app_selector(k8s.CADVISOR_CONTAINERS)
         requests = k8s.POD_CONTAINER_RESOURCE_REQUESTS

@@ -454,6 +454,7 @@ def test_every_overview_question_has_a_panel():
         m.HTTP_REQUESTS,
         f"{m.HTTP_REQUEST_DURATION}_bucket",
         m.CPU_USAGE_PERCENT,
+        m.CPU_THROTTLED_PERIODS,
         m.MEMORY_USAGE_PERCENT,
         k8s.CONTAINER_CPU_USAGE,
         k8s.CONTAINER_MEMORY_WORKING_SET,
@@ -735,6 +736,9 @@ def test_dashboard_queries_compute_what_their_panels_claim(tmp_path):
         ),
         # restarts: one per minute
         series(k8s.POD_CONTAINER_RESTARTS, "0+1x20", pod="a", container="app"),
+        # CFS: 10 periods/s, 1 of them throttled (the counters are the app's, per pod)
+        series(m.CPU_PERIODS, "0+600x20", pod="a"),
+        series(m.CPU_THROTTLED_PERIODS, "0+60x20", pod="a"),
         # HPA
         series(k8s.HPA_CURRENT_REPLICAS, "4x20", **hpa),
         series(k8s.HPA_MAX_REPLICAS, "10x20", **hpa),
@@ -750,6 +754,7 @@ def test_dashboard_queries_compute_what_their_panels_claim(tmp_path):
         (query("overview", "CPU per pod (% of request, HPA target)"), '{pod="a"}', 50),
         (query("overview", "Memory per pod (% of request, HPA target)"), '{pod="a"}', 25),
         (query("overview", "Container restarts"), '{pod="a"}', 5),
+        (query("overview", "CPU throttling per pod"), '{pod="a"}', 0.1),
         (query("overview", "HPA replicas: current, desired, min, max", "current"), "{}", 4),
         (
             query("overview", "Firing alerts"),
