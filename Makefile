@@ -63,3 +63,10 @@ clean: ## Remove the virtual environments and caches
 # --- benchmark ---------------------------------------------------------------------------------
 bench: venv ## Throughput, p99, /metrics latency and PSS of the production command (needs wrk)
 	$(PY) -m tests.benchmark.run
+
+# --- dashboards --------------------------------------------------------------------------------
+# Sources: dashboards/*.dashboard.py (grafanalib). Outputs (committed): dashboards/generated/*.json
+# and k8s/dashboards/ (sidecar ConfigMaps + kustomization). tests/test_dashboards.py fails when
+# they differ from a fresh generation; `$(PY) -m dashboards.generate --check` says which.
+dashboards: venv ## Regenerate the Grafana dashboard JSON and their sidecar ConfigMaps
+	$(PY) -m dashboards.generate
