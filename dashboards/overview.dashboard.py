@@ -85,7 +85,8 @@ def _traffic(config: MonitoringConfig) -> p.Row:
         f"threshold ({p.number(config.error_ratio_warning * 100)} %).",
         [
             p.target(
-                f"sum(rate({m.HTTP_REQUESTS}{api_errors}[{RATE}]))"
+                # `or vector(0)`: no 5xx series yet is a ratio of 0, not "no data"
+                f"(sum(rate({m.HTTP_REQUESTS}{api_errors}[{RATE}])) or vector(0))"
                 f" / sum(rate({m.HTTP_REQUESTS}{api}[{RATE}]))",
                 "5xx ratio",
             )
@@ -138,11 +139,12 @@ def _resources(config: MonitoringConfig) -> p.Row:
         "CPU throttling per pod",
         "Is the CPU limit slowing requests down? Share of CFS scheduling periods in which the "
         "container hit its CPU quota and was paused (the app's cgroup counters); a steady "
-        "share means latency suffers - raise the limit or scale out.",
+        "share means latency suffers - raise the limit or scale out. Empty without a CPU limit.",
         [
             p.target(
+                # `> 0`: without a CPU quota no period elapses; no data rather than 0/0 = NaN
                 f"sum by (pod) (rate({m.CPU_THROTTLED_PERIODS}{p.app_selector()}[{RATE}]))"
-                f" / sum by (pod) (rate({m.CPU_PERIODS}{p.app_selector()}[{RATE}]))",
+                f" / (sum by (pod) (rate({m.CPU_PERIODS}{p.app_selector()}[{RATE}])) > 0)",
                 "{{pod}}",
             )
         ],

@@ -692,15 +692,16 @@ def series(metric: str, values: str, **labels: str) -> dict:
     return {"series": f"{metric}{{{text}}}", "values": values}
 
 
-def query(dashboard: str, title: str, *contains: str) -> str:
-    """The one query of panel ``title`` containing every string in ``contains``, expanded."""
+def query(dashboard: str, title: str, *contains: str, pod: str = ".+") -> str:
+    """The one query of panel ``title`` containing every string in ``contains``, expanded
+    (``pod``: the value of the pod variable, a regex)."""
     found = [
         expr
         for name, panel_title, expr in generate.all_queries()
         if name == dashboard and panel_title == title and all(c in expr for c in contains)
     ]
     assert len(found) == 1, (dashboard, title, contains, found)
-    return generate.expand_variables(found[0], namespace=CONFIG.namespace)
+    return generate.expand_variables(found[0], namespace=CONFIG.namespace, pod=pod)
 
 
 def test_dashboard_queries_compute_what_their_panels_claim(tmp_path):
@@ -717,6 +718,7 @@ def test_dashboard_queries_compute_what_their_panels_claim(tmp_path):
         series(m.HTTP_REQUESTS, "0+1x20", pod="a", route=api, status="500", method="GET"),
         series(m.HTTP_REQUESTS, "0+60x20", pod="b", route=probe, status="503", method="GET"),
         series(m.HTTP_REQUESTS, "0+60x20", pod="x", route=api, status="500", namespace="ns2"),
+        series(m.HTTP_REQUESTS, "0+3x20", pod="c", route=api, status="200", method="GET"),
         # readiness: a and b ready (one series per worker), c in another namespace
         series(m.READY, "1x20", pod="a", pid="1"),
         series(m.READY, "1x20", pod="a", pid="2"),
@@ -739,6 +741,8 @@ def test_dashboard_queries_compute_what_their_panels_claim(tmp_path):
         # CFS: 10 periods/s, 1 of them throttled (the counters are the app's, per pod)
         series(m.CPU_PERIODS, "0+600x20", pod="a"),
         series(m.CPU_THROTTLED_PERIODS, "0+60x20", pod="a"),
+        series(m.CPU_PERIODS, "0x20", pod="b"),  # no CPU quota: no period elapses
+        series(m.CPU_THROTTLED_PERIODS, "0x20", pod="b"),
         # HPA
         series(k8s.HPA_CURRENT_REPLICAS, "4x20", **hpa),
         series(k8s.HPA_MAX_REPLICAS, "10x20", **hpa),
@@ -748,13 +752,14 @@ def test_dashboard_queries_compute_what_their_panels_claim(tmp_path):
         series(k8s.ALERTS, "1x20", alertname="C", alertstate="firing", namespace="ns2"),
     ]
     cases = [
-        (query("overview", "5xx error ratio (API routes)"), "{}", 0.25),
+        (query("overview", "5xx error ratio (API routes)", pod="a"), "{}", 0.25),
+        (query("overview", "5xx error ratio (API routes)", pod="c"), "{}", 0),  # not "no data"
         (query("overview", "Ready pods vs desired", m.READY), "{}", 2),
         (query("overview", "Ready pods vs desired", k8s.DEPLOYMENT_SPEC_REPLICAS), "{}", 3),
         (query("overview", "CPU per pod (% of request, HPA target)"), '{pod="a"}', 50),
         (query("overview", "Memory per pod (% of request, HPA target)"), '{pod="a"}', 25),
         (query("overview", "Container restarts"), '{pod="a"}', 5),
-        (query("overview", "CPU throttling per pod"), '{pod="a"}', 0.1),
+        (query("overview", "CPU throttling per pod"), '{pod="a"}', 0.1),  # and nothing for b
         (query("overview", "HPA replicas: current, desired, min, max", "current"), "{}", 4),
         (
             query("overview", "Firing alerts"),
