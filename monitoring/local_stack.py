@@ -1,0 +1,896 @@
+"""The whole observability stack on one machine: ``make run``.
+
+Starts, in the foreground, each bound to 127.0.0.1 only:
+
+- the app, through the production command ``gunicorn --config python:app.gunicorn_conf``;
+- a local webhook receiver (a thread of this process) printing every notification it gets from
+  Alertmanager as one JSON line on stdout;
+- Alertmanager (``prometheus-alertmanager`` on Debian, ``alertmanager`` elsewhere) with the
+  project's routing (``monitoring.alertmanager``), every receiver swapped for the local webhook
+  (``webhook_receivers``), clustering off;
+- Prometheus (``prometheus``), scraping the app every 5 s with the labels the ServiceMonitor
+  produces on Kubernetes (``job``, ``namespace``, ``pod``, ``service``) and loading a rules file
+  generated at start by the alerts generator from ``monitoring.config.local_config()``;
+- Grafana, only when ``grafana`` or ``grafana-server`` is on PATH, with a Prometheus datasource
+  of uid ``CONFIG.grafana_datasource_uid`` and the dashboards of ``dashboards/generated/``;
+- optionally the traffic generator (``monitoring.traffic``).
+
+Nothing is hand-copied: the rules come from ``alerts.generate.render_rules_file(config)``, the
+routing from ``monitoring.alertmanager.alertmanager_config``, the dashboards from their generated
+JSON; Kubernetes-only parameters (HA minimum, HPA) take their values from ``local_config()``.
+The generated ``prometheus.yml`` and ``alertmanager.yml`` are checked with ``promtool check
+config`` and ``amtool check-config`` before anything starts.
+
+State (configs, TSDB, Alertmanager data, logs, the app's multiprocess directory) lives in a
+temporary directory removed on exit. One Ctrl-C (SIGINT) or SIGTERM stops everything: each child
+runs in its own process group and gets SIGTERM, then SIGKILL after ``STOP_TIMEOUT_SECONDS``; a
+second signal skips the wait.
+
+When Prometheus or Alertmanager is missing, the stack says how to install them and still runs
+the app (and the rest it can).
+
+Usage::
+
+    python -m monitoring.local_stack [--app-port N] [--prometheus-port N]
+        [--alertmanager-port N] [--webhook-port N] [--grafana-port N] [--traffic] [--show-logs]
+
+Every port also reads an environment variable (``PORT_ENV``), e.g. ``LOCAL_PROMETHEUS_PORT``.
+The app itself reads its usual environment (e.g. ``FAULT_ERROR_RATIO=0.2`` for fault injection).
+
+In tests, ``LocalStack`` is the in-process API: ``with LocalStack(...) as stack: ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+
+from alerts.generate import render_rules_file
+from app.settings import Settings
+from monitoring import alertmanager, traffic
+from monitoring.config import MonitoringConfig, local_config
+
+ROOT = Path(__file__).resolve().parent.parent
+DASHBOARDS_DIR = ROOT / "dashboards" / "generated"
+HOST = "127.0.0.1"
+
+SCRAPE_INTERVAL = "5s"
+"""How often the local Prometheus scrapes the app (Kubernetes: the ServiceMonitor's interval)."""
+EVALUATION_INTERVAL = "5s"
+"""How often the local Prometheus evaluates the rules: short, so alerts show quickly."""
+LOCAL_TIMING = alertmanager.Timing(group_wait="10s", group_interval="1m")
+"""Alertmanager's notification timing locally: a first notification 10 s after an alert fires
+(Kubernetes: 30 s), updates every minute; repeats as on Kubernetes."""
+STOP_TIMEOUT_SECONDS = 15.0
+"""How long the children get to exit after SIGTERM before SIGKILL (the app drains first)."""
+READY_TIMEOUT_SECONDS = 30.0
+"""How long each component gets to answer its readiness endpoint at start."""
+
+INSTALL_HINT = (
+    "install them with `sudo apt-get install prometheus prometheus-alertmanager` "
+    "(Debian/Ubuntu) or `brew install prometheus alertmanager` (macOS)"
+)
+
+
+class StackError(RuntimeError):
+    """The stack cannot start or a component failed; the message says which and why."""
+
+
+# --- ports and binaries ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Ports:
+    """The TCP ports on 127.0.0.1 of every component.
+
+    Defaults: the app's own default port, then each tool's customary port.
+    """
+
+    app: int = Settings.port
+    prometheus: int = 9090
+    alertmanager: int = 9093
+    webhook: int = 5001
+    grafana: int = 3000
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Ports:
+        """Ports from ``PORT_ENV`` variables, defaults for the unset ones.
+
+        Raises:
+            StackError: naming every variable that is not an integer 1-65535.
+        """
+        env = os.environ if environ is None else environ
+        values, problems = {}, []
+        for name, var in PORT_ENV.items():
+            raw = env.get(var)
+            if not raw:
+                continue
+            if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+                problems.append(f"{var}={raw!r}: must be a port number 1-65535")
+            else:
+                values[name] = int(raw)
+        if problems:
+            raise StackError("invalid environment:\n  " + "\n  ".join(problems))
+        return cls(**values)
+
+    @classmethod
+    def free(cls) -> Ports:
+        """Ports that were free a moment ago (tests)."""
+        return cls(**{f.name: free_port() for f in fields(cls)})
+
+
+PORT_ENV = {
+    "app": traffic.APP_PORT_ENV,
+    "prometheus": "LOCAL_PROMETHEUS_PORT",
+    "alertmanager": "LOCAL_ALERTMANAGER_PORT",
+    "webhook": "LOCAL_WEBHOOK_PORT",
+    "grafana": "LOCAL_GRAFANA_PORT",
+}
+"""``Ports`` field -> the environment variable that sets it."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def busy_ports(ports: Ports, names: tuple[str, ...]) -> list[str]:
+    """The components among ``names`` whose port on 127.0.0.1 cannot be bound now."""
+    busy = []
+    for name in names:
+        port = getattr(ports, name)
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                busy.append(f"{name} port {port} ({'--' + name + '-port'} / {PORT_ENV[name]})")
+    return busy
+
+
+@dataclass(frozen=True)
+class Binaries:
+    """Paths of the external programs, ``None`` when missing."""
+
+    prometheus: str | None
+    promtool: str | None
+    alertmanager: str | None
+    amtool: str | None
+    grafana: tuple[str, ...] | None
+    """The Grafana server command (``grafana server`` or ``grafana-server``)."""
+
+    @classmethod
+    def find(cls) -> Binaries:
+        """Look the programs up on PATH."""
+        grafana = None
+        if shutil.which("grafana"):
+            grafana = (shutil.which("grafana") or "grafana", "server")
+        elif shutil.which("grafana-server"):
+            grafana = (shutil.which("grafana-server") or "grafana-server",)
+        return cls(
+            prometheus=shutil.which("prometheus"),
+            promtool=shutil.which("promtool"),
+            alertmanager=shutil.which("prometheus-alertmanager") or shutil.which("alertmanager"),
+            amtool=shutil.which("amtool"),
+            grafana=grafana,
+        )
+
+
+def gunicorn_command() -> list[str]:
+    """The production command, run with the gunicorn of this interpreter's environment."""
+    beside = Path(sys.executable).parent / "gunicorn"
+    gunicorn = str(beside) if beside.is_file() else shutil.which("gunicorn") or "gunicorn"
+    return [gunicorn, "--config", "python:app.gunicorn_conf"]
+
+
+def local_pod_name(config: MonitoringConfig) -> str:
+    """The ``pod`` label (and the app's ``POD_NAME``) of the single local instance."""
+    return f"{config.app_name}-local"
+
+
+# --- configuration files --------------------------------------------------------------------------
+def prometheus_config(
+    config: MonitoringConfig,
+    ports: Ports,
+    rules_file: Path,
+    *,
+    alerting: bool = True,
+    scrape_interval: str = SCRAPE_INTERVAL,
+    evaluation_interval: str = EVALUATION_INTERVAL,
+) -> dict:
+    """The local ``prometheus.yml`` as a dict.
+
+    One scrape job named ``config.job`` (so ``job`` is what a ServiceMonitor's Service yields)
+    with ``namespace``, ``pod`` and ``service`` attached as target labels, as the Prometheus
+    Operator attaches them from Kubernetes service discovery. Accepted by Prometheus 2.x and 3.x.
+
+    Args:
+        rules_file: the generated rules file to load.
+        alerting: send alerts to the local Alertmanager at ``ports.alertmanager``.
+    """
+    prom: dict[str, Any] = {
+        "global": {
+            "scrape_interval": scrape_interval,
+            "evaluation_interval": evaluation_interval,
+        },
+        "rule_files": [str(rules_file)],
+        "scrape_configs": [
+            {
+                "job_name": config.job,
+                "metrics_path": "/metrics",
+                "static_configs": [
+                    {
+                        "targets": [f"{HOST}:{ports.app}"],
+                        "labels": {
+                            "namespace": config.namespace,
+                            "pod": local_pod_name(config),
+                            "service": config.job,
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    if alerting:
+        prom["alerting"] = {
+            "alertmanagers": [{"static_configs": [{"targets": [f"{HOST}:{ports.alertmanager}"]}]}]
+        }
+    return prom
+
+
+def alertmanager_local_config(
+    config: MonitoringConfig, ports: Ports, timing: alertmanager.Timing = LOCAL_TIMING
+) -> dict:
+    """The project's Alertmanager routing with every receiver posting to the local webhook.
+
+    A notification for receiver ``r`` arrives at ``http://127.0.0.1:<webhook>/r``.
+    """
+    receivers = alertmanager.webhook_receivers(f"http://{HOST}:{ports.webhook}")
+    return alertmanager.alertmanager_config(config, receivers, timing)
+
+
+def grafana_datasources(config: MonitoringConfig, ports: Ports) -> dict:
+    """Grafana provisioning: the local Prometheus as the datasource the dashboards name."""
+    return {
+        "apiVersion": 1,
+        "datasources": [
+            {
+                "name": "Prometheus",
+                "uid": config.grafana_datasource_uid,
+                "type": "prometheus",
+                "access": "proxy",
+                "url": f"http://{HOST}:{ports.prometheus}",
+                "isDefault": True,
+                "editable": False,
+                # $__rate_interval is computed from the scrape interval.
+                "jsonData": {"timeInterval": SCRAPE_INTERVAL},
+            }
+        ],
+    }
+
+
+def grafana_dashboard_provider(config: MonitoringConfig, dashboards_dir: Path) -> dict:
+    """Grafana provisioning: load the generated dashboard JSON files, read-only."""
+    return {
+        "apiVersion": 1,
+        "providers": [
+            {
+                "name": config.app_name,
+                "folder": config.dashboard_folder,
+                "type": "file",
+                "disableDeletion": True,
+                "allowUiUpdates": False,
+                "options": {"path": str(dashboards_dir)},
+            }
+        ],
+    }
+
+
+def grafana_homepath(command: tuple[str, ...]) -> Path | None:
+    """Grafana's installation directory (``conf/defaults.ini`` inside), or ``None``.
+
+    ``GRAFANA_HOMEPATH`` wins; else the Debian/RPM location, then the Homebrew layouts beside the
+    binary.
+    """
+    binary = Path(command[0]).resolve()
+    candidates = [
+        os.environ.get("GRAFANA_HOMEPATH", ""),
+        "/usr/share/grafana",
+        str(binary.parent.parent / "share" / "grafana"),
+        str(binary.parent.parent / "libexec"),
+    ]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "conf" / "defaults.ini").is_file():
+            return Path(candidate)
+    return None
+
+
+def write_yaml(path: Path, data: object) -> Path:
+    """Write ``data`` as YAML to ``path`` (parents created); return ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def check_file(argv: list[str], what: str) -> None:
+    """Run a checker (promtool/amtool); raise ``StackError`` with its output when it fails."""
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)  # noqa: S603 - fixed argv
+    if result.returncode != 0:
+        raise StackError(
+            f"{what} is invalid ({' '.join(argv)} exited {result.returncode}):\n"
+            f"{result.stdout}{result.stderr}"
+        )
+
+
+# --- the webhook receiver -------------------------------------------------------------------------
+class WebhookReceiver:
+    """Alertmanager's local receiver: stores every notification and prints it as one JSON line.
+
+    Each line is the notification Alertmanager posted (its webhook payload: ``receiver``,
+    ``status``, ``alerts``, ``groupLabels`` ...) plus ``path`` (``/<receiver name>``).
+
+    Args:
+        port: TCP port on 127.0.0.1.
+        out: where the JSON lines go (``None``: nowhere).
+    """
+
+    def __init__(self, port: int, out: IO[str] | None = sys.stdout) -> None:
+        self.port = port
+        self.notifications: list[dict] = []
+        self._out = out
+        self._changed = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                try:
+                    payload = json.loads(body)
+                except ValueError:
+                    self.send_response(400)
+                    self.end_headers()
+                    return
+                receiver._record({"path": self.path, **payload})
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                """Silence http.server's access log: the JSON line is the log."""
+
+        self._server = ThreadingHTTPServer((HOST, port), Handler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="webhook", daemon=True
+        )
+
+    def start(self) -> WebhookReceiver:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _record(self, notification: dict) -> None:
+        with self._changed:
+            self.notifications.append(notification)
+            self._changed.notify_all()
+        if self._out is not None:
+            print(json.dumps(notification, sort_keys=True), file=self._out, flush=True)
+
+    def wait_for(self, predicate: Callable[[dict], bool], timeout: float) -> dict | None:
+        """The first notification matching ``predicate``, waiting up to ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for notification in self.notifications:
+                    if predicate(notification):
+                        return notification
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._changed.wait(remaining)
+
+
+# --- child processes ------------------------------------------------------------------------------
+class Child:
+    """A child process in its own process group (so a terminal's Ctrl-C reaches only us).
+
+    Output goes to ``log_path`` (or, with ``passthrough``, to our stdout).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        log_path: Path,
+        env: Mapping[str, str] | None = None,
+        passthrough: bool = False,
+    ) -> None:
+        self.name = name
+        self.argv = argv
+        self.log_path = log_path
+        self.env = dict(os.environ if env is None else env)
+        self.passthrough = passthrough
+        self.process: subprocess.Popen | None = None
+        self._log: IO[bytes] | None = None
+
+    def start(self) -> Child:
+        output: IO[bytes] | None = None
+        if not self.passthrough:
+            self._log = output = self.log_path.open("ab")
+        self.process = subprocess.Popen(  # noqa: S603 - argv built from found binaries
+            self.argv,
+            cwd=ROOT,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT if output is not None else None,
+            start_new_session=True,
+        )
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def returncode(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def terminate(self) -> None:
+        """SIGTERM to the group leader only: gunicorn's master drains and stops its workers."""
+        if self.running():
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGTERM)
+
+    def wait(self, deadline: float, force: threading.Event) -> bool:
+        """Wait until the child exits, ``deadline`` (monotonic) passes or ``force`` is set."""
+        while self.running() and time.monotonic() < deadline and not force.is_set():
+            force.wait(0.05)
+        return not self.running()
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group (stragglers included) and reap the leader."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(5)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def log_tail(self, lines: int = 30) -> str:
+        if self.passthrough or not self.log_path.is_file():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own http URL
+            return 200 <= response.status < 300
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+# --- the stack ------------------------------------------------------------------------------------
+@dataclass
+class LocalStack:
+    """The local stack; ``start()`` then ``stop()``, or use it as a context manager.
+
+    Attributes:
+        config: the monitoring config the rules and routing are generated from.
+        ports: where everything listens (127.0.0.1).
+        timing: Alertmanager's notification timing.
+        app_env: extra environment for the app (e.g. ``{"FAULT_ERROR_RATIO": "0.2"}``); the
+            app otherwise inherits this process's environment.
+        traffic_rate: requests per second of the traffic generator; ``None`` = no traffic.
+        grafana: start Grafana when its binary is found.
+        show_logs: children write to our stdout instead of log files.
+        out: where status lines and webhook notifications go.
+        state_parent: where the temporary state directory is created (default: the system's).
+    """
+
+    config: MonitoringConfig = field(default_factory=local_config)
+    ports: Ports = field(default_factory=Ports)
+    timing: alertmanager.Timing = LOCAL_TIMING
+    app_env: Mapping[str, str] = field(default_factory=dict)
+    traffic_rate: float | None = None
+    grafana: bool = True
+    show_logs: bool = False
+    out: IO[str] = sys.stdout
+    state_parent: Path | None = None
+    binaries: Binaries = field(default_factory=Binaries.find)
+
+    def __post_init__(self) -> None:
+        self.state_dir: Path | None = None
+        self.children: dict[str, Child] = {}
+        self.webhook: WebhookReceiver | None = None
+        self.traffic: traffic.TrafficGenerator | None = None
+        self.stop_requested = threading.Event()
+        self.force_stop = threading.Event()
+        self.notes: list[str] = []
+
+    # --- addresses ------------------------------------------------------------------------------
+    def url(self, component: str) -> str:
+        """``http://127.0.0.1:<port>`` of ``component`` (a ``Ports`` field name)."""
+        return f"http://{HOST}:{getattr(self.ports, component)}"
+
+    @property
+    def pod_name(self) -> str:
+        return local_pod_name(self.config)
+
+    # --- start ----------------------------------------------------------------------------------
+    def start(self) -> LocalStack:
+        """Generate and check the configs, start every component, wait until each is ready.
+
+        Raises:
+            StackError: a port is busy, a generated config is invalid, or a component does not
+                become ready within ``READY_TIMEOUT_SECONDS`` (its log tail is in the message).
+            InterruptedError: ``stop_requested`` was set while starting.
+        """
+        b = self.binaries
+        have_prometheus = b.prometheus is not None
+        have_alertmanager = b.alertmanager is not None
+        grafana_cmd = b.grafana if self.grafana and have_prometheus else None
+        grafana_home = grafana_homepath(grafana_cmd) if grafana_cmd else None
+        if grafana_cmd and grafana_home is None:
+            self.notes.append(
+                f"Grafana found ({grafana_cmd[0]}) but not its home directory (conf/defaults.ini);"
+                " set GRAFANA_HOMEPATH to start it"
+            )
+            grafana_cmd = None
+        missing = [
+            n
+            for n, p in (("prometheus", have_prometheus), ("alertmanager", have_alertmanager))
+            if not p
+        ]
+        if missing:
+            self.notes.append(
+                f"{' and '.join(missing)} not found on PATH: {INSTALL_HINT}; starting the rest"
+            )
+
+        wanted = ["app"]
+        if have_prometheus:
+            wanted.append("prometheus")
+        if have_alertmanager:
+            wanted += ["alertmanager", "webhook"]
+        if grafana_cmd:
+            wanted.append("grafana")
+        busy = busy_ports(self.ports, tuple(wanted))
+        if busy:
+            raise StackError("ports in use on 127.0.0.1: " + "; ".join(busy))
+
+        self.state_dir = Path(
+            tempfile.mkdtemp(prefix=f"{self.config.app_name}-local-", dir=self.state_parent)
+        )
+        state = self.state_dir
+
+        # Configs first, checked before anything starts.
+        rules = state / "rules.yml"
+        rules.write_text(render_rules_file(self.config))
+        if have_prometheus:
+            prom_yml = write_yaml(
+                state / "prometheus.yml",
+                prometheus_config(self.config, self.ports, rules, alerting=have_alertmanager),
+            )
+            if b.promtool:
+                check_file([b.promtool, "check", "config", str(prom_yml)], "prometheus.yml")
+            else:
+                self.notes.append("promtool not found: prometheus.yml not checked")
+        if have_alertmanager:
+            am_yml = write_yaml(
+                state / "alertmanager.yml",
+                alertmanager_local_config(self.config, self.ports, self.timing),
+            )
+            if b.amtool:
+                check_file([b.amtool, "check-config", str(am_yml)], "alertmanager.yml")
+            else:
+                self.notes.append("amtool not found: alertmanager.yml not checked")
+
+        # The app.
+        env = dict(os.environ)
+        env.setdefault("APP_ENV", "local")
+        # No load balancer removes a local instance: a drain would only delay Ctrl-C.
+        env.setdefault("SHUTDOWN_DRAIN_SECONDS", "0")
+        env.update(
+            {
+                "HOST": HOST,
+                "PORT": str(self.ports.app),
+                "POD_NAME": self.pod_name,
+                "PROMETHEUS_MULTIPROC_DIR": str(state / "app-multiproc"),
+            }
+        )
+        env.update(self.app_env)
+        self._start("app", gunicorn_command(), env)
+        self._wait_ready("app", self.url("app") + "/healthz")
+
+        if have_alertmanager:
+            self.webhook = WebhookReceiver(self.ports.webhook, self.out).start()
+            self._start(
+                "alertmanager",
+                [
+                    b.alertmanager,
+                    f"--config.file={am_yml}",
+                    f"--storage.path={state / 'alertmanager'}",
+                    f"--web.listen-address={HOST}:{self.ports.alertmanager}",
+                    "--cluster.listen-address=",  # empty: no gossip, a single local instance
+                ],
+            )
+        if have_prometheus:
+            self._start(
+                "prometheus",
+                [
+                    b.prometheus,
+                    f"--config.file={prom_yml}",
+                    f"--storage.tsdb.path={state / 'prometheus'}",
+                    f"--web.listen-address={HOST}:{self.ports.prometheus}",
+                ],
+            )
+        if grafana_cmd:
+            self._start_grafana(grafana_cmd, grafana_home)
+
+        if have_alertmanager:
+            self._wait_ready("alertmanager", self.url("alertmanager") + "/-/ready")
+        if have_prometheus:
+            self._wait_ready("prometheus", self.url("prometheus") + "/-/ready")
+        if grafana_cmd:
+            self._wait_ready("grafana", self.url("grafana") + "/api/health")
+        if self.traffic_rate:
+            self.traffic = traffic.TrafficGenerator(self.url("app"), self.traffic_rate).start()
+        return self
+
+    def _start_grafana(self, command: tuple[str, ...], home: Path | None) -> None:
+        state = self.state_dir
+        provisioning = state / "grafana" / "provisioning"
+        write_yaml(
+            provisioning / "datasources" / "prometheus.yml",
+            grafana_datasources(self.config, self.ports),
+        )
+        write_yaml(
+            provisioning / "dashboards" / "demo-app.yml",
+            grafana_dashboard_provider(self.config, DASHBOARDS_DIR),
+        )
+        for empty in ("plugins", "alerting", "notifiers"):
+            (provisioning / empty).mkdir(parents=True, exist_ok=True)
+        overview = DASHBOARDS_DIR / "overview.json"
+        env = dict(os.environ)
+        env.update(
+            {
+                "GF_PATHS_DATA": str(state / "grafana" / "data"),
+                "GF_PATHS_LOGS": str(state / "grafana" / "logs"),
+                "GF_PATHS_PLUGINS": str(state / "grafana" / "plugins"),
+                "GF_PATHS_PROVISIONING": str(provisioning),
+                "GF_SERVER_HTTP_ADDR": HOST,
+                "GF_SERVER_HTTP_PORT": str(self.ports.grafana),
+                # Local and bound to 127.0.0.1: anyone on this machine may look, not edit.
+                "GF_AUTH_ANONYMOUS_ENABLED": "true",
+                "GF_AUTH_ANONYMOUS_ORG_ROLE": "Viewer",
+                "GF_ANALYTICS_REPORTING_ENABLED": "false",
+                "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
+                "GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES": "false",
+                "GF_NEWS_NEWS_FEED_ENABLED": "false",
+            }
+        )
+        if overview.is_file():
+            env["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"] = str(overview)
+        self._start("grafana", [*command, f"--homepath={home}"], env)
+
+    def _start(self, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> Child:
+        self._check_interrupted()
+        assert self.state_dir is not None
+        child = Child(name, argv, self.state_dir / f"{name}.log", env, self.show_logs)
+        self.children[name] = child
+        return child.start()
+
+    def _wait_ready(self, name: str, url: str, timeout: float = READY_TIMEOUT_SECONDS) -> None:
+        child = self.children[name]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_interrupted()
+            if not child.running():
+                raise StackError(
+                    f"{name} exited with status {child.returncode()} at start:\n{child.log_tail()}"
+                )
+            if _http_ok(url):
+                return
+            self.stop_requested.wait(0.2)
+        raise StackError(f"{name} not ready within {timeout:g} s ({url}):\n{child.log_tail()}")
+
+    def _check_interrupted(self) -> None:
+        if self.stop_requested.is_set():
+            raise InterruptedError("stop requested while starting")
+
+    # --- running --------------------------------------------------------------------------------
+    def banner(self) -> str:
+        """What runs where, for the terminal."""
+        lines = [f"{self.config.app_name} local stack (state in {self.state_dir}):"]
+        app_pid = self.children["app"].pid if "app" in self.children else "-"
+        lines.append(
+            f"  app           {self.url('app')}/hello   (pod {self.pod_name}, pid {app_pid})"
+        )
+        if "prometheus" in self.children:
+            lines.append(
+                f"  Prometheus    {self.url('prometheus')}/alerts   (targets, rules, graph)"
+            )
+        if "alertmanager" in self.children:
+            lines.append(f"  Alertmanager  {self.url('alertmanager')}   (routing, silences)")
+            lines.append(
+                f"  webhook       {self.url('webhook')}/<receiver>   "
+                "(prints each notification below as one JSON line)"
+            )
+        if "grafana" in self.children:
+            lines.append(f"  Grafana       {self.url('grafana')}/dashboards   (anonymous viewer)")
+        if self.traffic is not None:
+            lines.append(f"  traffic       {self.traffic.rate:g} requests/s to the app")
+        if not self.show_logs:
+            lines.append(f"  logs          {self.state_dir}/<component>.log")
+        lines += [f"  note: {note}" for note in self.notes]
+        lines.append("Ctrl-C stops everything.")
+        return "\n".join(lines)
+
+    def say(self, message: str) -> None:
+        print(message, file=self.out, flush=True)
+
+    def supervise(self) -> int:
+        """Run until ``stop_requested`` or a monitoring component dies; return the exit status.
+
+        The app exiting is reported but does not stop the stack: Prometheus then shows the
+        "metrics gone" alert, which is one way to demonstrate alerting.
+        """
+        app_reported = False
+        while not self.stop_requested.wait(0.5):
+            for name, child in self.children.items():
+                if child.running():
+                    continue
+                if name == "app":
+                    if not app_reported:
+                        app_reported = True
+                        self.say(
+                            f"the app exited (status {child.returncode()}); Prometheus will fire "
+                            f"the metrics-gone alert after {self.config.metrics_absent_for}"
+                        )
+                    continue
+                self.say(
+                    f"{name} exited with status {child.returncode()}; stopping.\n{child.log_tail()}"
+                )
+                return 1
+        return 0
+
+    def stop_app(self, timeout: float = STOP_TIMEOUT_SECONDS) -> int | None:
+        """Stop only the app (SIGTERM, SIGKILL after ``timeout``); return its exit status."""
+        child = self.children["app"]
+        if self.traffic is not None:
+            self.traffic.stop()
+        child.terminate()
+        child.wait(time.monotonic() + timeout, self.force_stop)
+        child.kill()
+        return child.returncode()
+
+    # --- stop -----------------------------------------------------------------------------------
+    def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
+        """Stop everything: SIGTERM all children, SIGKILL what remains after ``timeout`` seconds
+        (at once when ``force_stop`` is set); stop the webhook and remove the state directory."""
+        self.stop_requested.set()
+        if self.traffic is not None:
+            self.traffic.stop()
+        for child in self.children.values():
+            child.terminate()
+        deadline = time.monotonic() + timeout
+        for child in self.children.values():
+            if not child.wait(deadline, self.force_stop):
+                self.say(f"{child.name} did not stop within {timeout:g} s: killing it")
+        for child in self.children.values():
+            child.kill()
+        if self.webhook is not None:
+            self.webhook.stop()
+        if self.state_dir is not None:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def __enter__(self) -> LocalStack:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# --- command line ---------------------------------------------------------------------------------
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line; port defaults come from the environment (``PORT_ENV``)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m monitoring.local_stack",
+        description="Run the app, Prometheus, Alertmanager, a webhook receiver and (when "
+        "installed) Grafana on 127.0.0.1, in the foreground. Ctrl-C stops everything.",
+    )
+    try:
+        defaults = Ports.from_env()
+    except StackError as error:
+        parser.error(str(error))
+    for name, var in PORT_ENV.items():
+        parser.add_argument(
+            f"--{name}-port",
+            type=int,
+            default=getattr(defaults, name),
+            help=f"default ${var} or {getattr(defaults, name)}",
+        )
+    parser.add_argument(
+        "--traffic", action="store_true", help="also send a realistic request mix to the app"
+    )
+    parser.add_argument(
+        "--traffic-rate",
+        type=float,
+        default=float(os.environ.get(traffic.RATE_ENV) or traffic.DEFAULT_RATE),
+        help="requests per second with --traffic",
+    )
+    parser.add_argument("--no-grafana", action="store_true", help="do not start Grafana")
+    parser.add_argument(
+        "--show-logs", action="store_true", help="children log to this terminal, not to files"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the stack in the foreground until SIGINT/SIGTERM; return the exit status."""
+    args = parse_args(argv)
+    ports = Ports(**{name: getattr(args, f"{name}_port") for name in PORT_ENV})
+    stack = LocalStack(
+        ports=ports,
+        traffic_rate=args.traffic_rate if args.traffic else None,
+        grafana=not args.no_grafana,
+        show_logs=args.show_logs,
+    )
+
+    def on_signal(signum: int, frame: object) -> None:
+        if stack.stop_requested.is_set():
+            stack.force_stop.set()  # a second Ctrl-C: no more waiting
+        stack.stop_requested.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    status = 0
+    try:
+        stack.start()
+        stack.say(stack.banner())
+        status = stack.supervise()
+    except InterruptedError:
+        pass
+    except (StackError, ValueError) as error:
+        print(f"local stack: {error}", file=sys.stderr)
+        status = 1
+    finally:
+        stack.say("stopping...")
+        stack.stop()
+        stack.say("stopped.")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
