@@ -36,9 +36,6 @@ $(TOOLS_VENV)/.installed: Makefile
 tools: $(TOOLS_VENV)/.installed ## Create the checkov tool environment
 
 # --- run ---------------------------------------------------------------------------------------
-run: venv ## Run the app (the production server; the local stack arrives with its issue)
-	exec $(VENV)/bin/gunicorn --config python:app.gunicorn_conf
-
 serve: venv ## Run the production server in the foreground (same command as the image's CMD)
 	exec $(VENV)/bin/gunicorn --config python:app.gunicorn_conf
 
@@ -70,3 +67,14 @@ bench: venv ## Throughput, p99, /metrics latency and PSS of the production comma
 # they differ from a fresh generation; `$(PY) -m dashboards.generate --check` says which.
 dashboards: venv ## Regenerate the Grafana dashboard JSON and their sidecar ConfigMaps
 	$(PY) -m dashboards.generate
+
+# --- local stack -------------------------------------------------------------------------------
+# Variables given on the command line reach the app's environment, e.g.
+#   make run TRAFFIC=1 FAULT_ERROR_RATIO=0.2
+# Ports: --app-port ... or LOCAL_APP_PORT, LOCAL_PROMETHEUS_PORT, LOCAL_ALERTMANAGER_PORT,
+# LOCAL_WEBHOOK_PORT, LOCAL_GRAFANA_PORT (python -m monitoring.local_stack --help).
+run: venv ## The whole stack on 127.0.0.1: app, Prometheus, Alertmanager, webhook, Grafana if installed (TRAFFIC=1 adds traffic)
+	exec $(PY) -m monitoring.local_stack $(if $(filter-out 0 false no,$(TRAFFIC)),--traffic)
+
+traffic: venv ## Send a realistic request mix to the local app (TRAFFIC_RATE=5 requests/s)
+	exec $(PY) -m monitoring.traffic
