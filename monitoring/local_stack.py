@@ -38,48 +38,56 @@ Every port also reads an environment variable (``PORT_ENV``), e.g. ``LOCAL_PROME
 The app itself reads its usual environment (e.g. ``FAULT_ERROR_RATIO=0.2`` for fault injection).
 
 In tests, ``LocalStack`` is the in-process API: ``with LocalStack(...) as stack: ...``.
+``monitoring.local_setup`` holds the ports and the generated configuration files (pure
+functions), ``monitoring.local_processes`` the children, the binaries and the webhook receiver.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import os
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
-
-import yaml
+from typing import IO
 
 from alerts.generate import render_rules_file
-from app.settings import Settings
 from monitoring import alertmanager, traffic
 from monitoring.config import MonitoringConfig, local_config
+from monitoring.local_processes import (
+    Binaries,
+    Child,
+    WebhookReceiver,
+    busy_ports,
+    check_file,
+    grafana_homepath,
+    gunicorn_command,
+    http_ok,
+)
+from monitoring.local_setup import (
+    HOST,
+    LOCAL_TIMING,
+    PORT_ENV,
+    Ports,
+    StackError,
+    alertmanager_local_config,
+    grafana_dashboard_provider,
+    grafana_datasources,
+    local_pod_name,
+    prometheus_config,
+    write_yaml,
+)
+
+__all__ = ["PORT_ENV", "LocalStack", "Ports", "StackError", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARDS_DIR = ROOT / "dashboards" / "generated"
-HOST = "127.0.0.1"
-
-SCRAPE_INTERVAL = "5s"
-"""How often the local Prometheus scrapes the app (Kubernetes: the ServiceMonitor's interval)."""
-EVALUATION_INTERVAL = "5s"
-"""How often the local Prometheus evaluates the rules: short, so alerts show quickly."""
-LOCAL_TIMING = alertmanager.Timing(group_wait="10s", group_interval="1m")
-"""Alertmanager's notification timing locally: a first notification 10 s after an alert fires
-(Kubernetes: 30 s), updates every minute; repeats as on Kubernetes."""
 STOP_TIMEOUT_SECONDS = 15.0
 """How long the children get to exit after SIGTERM before SIGKILL (the app drains first)."""
 READY_TIMEOUT_SECONDS = 30.0
@@ -89,412 +97,6 @@ INSTALL_HINT = (
     "install them with `sudo apt-get install prometheus prometheus-alertmanager` "
     "(Debian/Ubuntu) or `brew install prometheus alertmanager` (macOS)"
 )
-
-
-class StackError(RuntimeError):
-    """The stack cannot start or a component failed; the message says which and why."""
-
-
-# --- ports and binaries ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Ports:
-    """The TCP ports on 127.0.0.1 of every component.
-
-    Defaults: the app's own default port, then each tool's customary port.
-    """
-
-    app: int = Settings.port
-    prometheus: int = 9090
-    alertmanager: int = 9093
-    webhook: int = 5001
-    grafana: int = 3000
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Ports:
-        """Ports from ``PORT_ENV`` variables, defaults for the unset ones.
-
-        Raises:
-            StackError: naming every variable that is not an integer 1-65535.
-        """
-        env = os.environ if environ is None else environ
-        values, problems = {}, []
-        for name, var in PORT_ENV.items():
-            raw = env.get(var)
-            if not raw:
-                continue
-            if not raw.isdigit() or not 1 <= int(raw) <= 65535:
-                problems.append(f"{var}={raw!r}: must be a port number 1-65535")
-            else:
-                values[name] = int(raw)
-        if problems:
-            raise StackError("invalid environment:\n  " + "\n  ".join(problems))
-        return cls(**values)
-
-    @classmethod
-    def free(cls) -> Ports:
-        """Ports that were free a moment ago (tests)."""
-        return cls(**{f.name: free_port() for f in fields(cls)})
-
-
-PORT_ENV = {
-    "app": traffic.APP_PORT_ENV,
-    "prometheus": "LOCAL_PROMETHEUS_PORT",
-    "alertmanager": "LOCAL_ALERTMANAGER_PORT",
-    "webhook": "LOCAL_WEBHOOK_PORT",
-    "grafana": "LOCAL_GRAFANA_PORT",
-}
-"""``Ports`` field -> the environment variable that sets it."""
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def busy_ports(ports: Ports, names: tuple[str, ...]) -> list[str]:
-    """The components among ``names`` whose port on 127.0.0.1 cannot be bound now."""
-    busy = []
-    for name in names:
-        port = getattr(ports, name)
-        with socket.socket() as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((HOST, port))
-            except OSError:
-                busy.append(f"{name} port {port} ({'--' + name + '-port'} / {PORT_ENV[name]})")
-    return busy
-
-
-@dataclass(frozen=True)
-class Binaries:
-    """Paths of the external programs, ``None`` when missing."""
-
-    prometheus: str | None
-    promtool: str | None
-    alertmanager: str | None
-    amtool: str | None
-    grafana: tuple[str, ...] | None
-    """The Grafana server command (``grafana server`` or ``grafana-server``)."""
-
-    @classmethod
-    def find(cls) -> Binaries:
-        """Look the programs up on PATH."""
-        grafana = None
-        if shutil.which("grafana"):
-            grafana = (shutil.which("grafana") or "grafana", "server")
-        elif shutil.which("grafana-server"):
-            grafana = (shutil.which("grafana-server") or "grafana-server",)
-        return cls(
-            prometheus=shutil.which("prometheus"),
-            promtool=shutil.which("promtool"),
-            alertmanager=shutil.which("prometheus-alertmanager") or shutil.which("alertmanager"),
-            amtool=shutil.which("amtool"),
-            grafana=grafana,
-        )
-
-
-def gunicorn_command() -> list[str]:
-    """The production command, run with the gunicorn of this interpreter's environment."""
-    beside = Path(sys.executable).parent / "gunicorn"
-    gunicorn = str(beside) if beside.is_file() else shutil.which("gunicorn") or "gunicorn"
-    return [gunicorn, "--config", "python:app.gunicorn_conf"]
-
-
-def local_pod_name(config: MonitoringConfig) -> str:
-    """The ``pod`` label (and the app's ``POD_NAME``) of the single local instance."""
-    return f"{config.app_name}-local"
-
-
-# --- configuration files --------------------------------------------------------------------------
-def prometheus_config(
-    config: MonitoringConfig,
-    ports: Ports,
-    rules_file: Path,
-    *,
-    alerting: bool = True,
-    scrape_interval: str = SCRAPE_INTERVAL,
-    evaluation_interval: str = EVALUATION_INTERVAL,
-) -> dict:
-    """The local ``prometheus.yml`` as a dict.
-
-    One scrape job named ``config.job`` (so ``job`` is what a ServiceMonitor's Service yields)
-    with ``namespace``, ``pod`` and ``service`` attached as target labels, as the Prometheus
-    Operator attaches them from Kubernetes service discovery. Accepted by Prometheus 2.x and 3.x.
-
-    Args:
-        rules_file: the generated rules file to load.
-        alerting: send alerts to the local Alertmanager at ``ports.alertmanager``.
-    """
-    prom: dict[str, Any] = {
-        "global": {
-            "scrape_interval": scrape_interval,
-            "evaluation_interval": evaluation_interval,
-        },
-        "rule_files": [str(rules_file)],
-        "scrape_configs": [
-            {
-                "job_name": config.job,
-                "metrics_path": "/metrics",
-                "static_configs": [
-                    {
-                        "targets": [f"{HOST}:{ports.app}"],
-                        "labels": {
-                            "namespace": config.namespace,
-                            "pod": local_pod_name(config),
-                            "service": config.job,
-                        },
-                    }
-                ],
-            }
-        ],
-    }
-    if alerting:
-        prom["alerting"] = {
-            "alertmanagers": [{"static_configs": [{"targets": [f"{HOST}:{ports.alertmanager}"]}]}]
-        }
-    return prom
-
-
-def alertmanager_local_config(
-    config: MonitoringConfig, ports: Ports, timing: alertmanager.Timing = LOCAL_TIMING
-) -> dict:
-    """The project's Alertmanager routing with every receiver posting to the local webhook.
-
-    A notification for receiver ``r`` arrives at ``http://127.0.0.1:<webhook>/r``.
-    """
-    receivers = alertmanager.webhook_receivers(f"http://{HOST}:{ports.webhook}")
-    return alertmanager.alertmanager_config(config, receivers, timing)
-
-
-def grafana_datasources(config: MonitoringConfig, ports: Ports) -> dict:
-    """Grafana provisioning: the local Prometheus as the datasource the dashboards name."""
-    return {
-        "apiVersion": 1,
-        "datasources": [
-            {
-                "name": "Prometheus",
-                "uid": config.grafana_datasource_uid,
-                "type": "prometheus",
-                "access": "proxy",
-                "url": f"http://{HOST}:{ports.prometheus}",
-                "isDefault": True,
-                "editable": False,
-                # $__rate_interval is computed from the scrape interval.
-                "jsonData": {"timeInterval": SCRAPE_INTERVAL},
-            }
-        ],
-    }
-
-
-def grafana_dashboard_provider(config: MonitoringConfig, dashboards_dir: Path) -> dict:
-    """Grafana provisioning: load the generated dashboard JSON files, read-only."""
-    return {
-        "apiVersion": 1,
-        "providers": [
-            {
-                "name": config.app_name,
-                "folder": config.dashboard_folder,
-                "type": "file",
-                "disableDeletion": True,
-                "allowUiUpdates": False,
-                "options": {"path": str(dashboards_dir)},
-            }
-        ],
-    }
-
-
-def grafana_homepath(command: tuple[str, ...]) -> Path | None:
-    """Grafana's installation directory (``conf/defaults.ini`` inside), or ``None``.
-
-    ``GRAFANA_HOMEPATH`` wins; else the Debian/RPM location, then the Homebrew layouts beside the
-    binary.
-    """
-    binary = Path(command[0]).resolve()
-    candidates = [
-        os.environ.get("GRAFANA_HOMEPATH", ""),
-        "/usr/share/grafana",
-        str(binary.parent.parent / "share" / "grafana"),
-        str(binary.parent.parent / "libexec"),
-    ]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "conf" / "defaults.ini").is_file():
-            return Path(candidate)
-    return None
-
-
-def write_yaml(path: Path, data: object) -> Path:
-    """Write ``data`` as YAML to ``path`` (parents created); return ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
-
-def check_file(argv: list[str], what: str) -> None:
-    """Run a checker (promtool/amtool); raise ``StackError`` with its output when it fails."""
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)  # noqa: S603 - fixed argv
-    if result.returncode != 0:
-        raise StackError(
-            f"{what} is invalid ({' '.join(argv)} exited {result.returncode}):\n"
-            f"{result.stdout}{result.stderr}"
-        )
-
-
-# --- the webhook receiver -------------------------------------------------------------------------
-class WebhookReceiver:
-    """Alertmanager's local receiver: stores every notification and prints it as one JSON line.
-
-    Each line is the notification Alertmanager posted (its webhook payload: ``receiver``,
-    ``status``, ``alerts``, ``groupLabels`` ...) plus ``path`` (``/<receiver name>``).
-
-    Args:
-        port: TCP port on 127.0.0.1.
-        out: where the JSON lines go (``None``: nowhere).
-    """
-
-    def __init__(self, port: int, out: IO[str] | None = sys.stdout) -> None:
-        self.port = port
-        self.notifications: list[dict] = []
-        self._out = out
-        self._changed = threading.Condition()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
-                try:
-                    payload = json.loads(body)
-                except ValueError:
-                    self.send_response(400)
-                    self.end_headers()
-                    return
-                receiver._record({"path": self.path, **payload})
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                """Silence http.server's access log: the JSON line is the log."""
-
-        self._server = ThreadingHTTPServer((HOST, port), Handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="webhook", daemon=True
-        )
-
-    def start(self) -> WebhookReceiver:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def _record(self, notification: dict) -> None:
-        with self._changed:
-            self.notifications.append(notification)
-            self._changed.notify_all()
-        if self._out is not None:
-            print(json.dumps(notification, sort_keys=True), file=self._out, flush=True)
-
-    def wait_for(self, predicate: Callable[[dict], bool], timeout: float) -> dict | None:
-        """The first notification matching ``predicate``, waiting up to ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                for notification in self.notifications:
-                    if predicate(notification):
-                        return notification
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                self._changed.wait(remaining)
-
-
-# --- child processes ------------------------------------------------------------------------------
-class Child:
-    """A child process in its own process group (so a terminal's Ctrl-C reaches only us).
-
-    Output goes to ``log_path`` (or, with ``passthrough``, to our stdout).
-    """
-
-    def __init__(
-        self,
-        name: str,
-        argv: list[str],
-        log_path: Path,
-        env: Mapping[str, str] | None = None,
-        passthrough: bool = False,
-    ) -> None:
-        self.name = name
-        self.argv = argv
-        self.log_path = log_path
-        self.env = dict(os.environ if env is None else env)
-        self.passthrough = passthrough
-        self.process: subprocess.Popen | None = None
-        self._log: IO[bytes] | None = None
-
-    def start(self) -> Child:
-        output: IO[bytes] | None = None
-        if not self.passthrough:
-            self._log = output = self.log_path.open("ab")
-        self.process = subprocess.Popen(  # noqa: S603 - argv built from found binaries
-            self.argv,
-            cwd=ROOT,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT if output is not None else None,
-            start_new_session=True,
-        )
-        return self
-
-    @property
-    def pid(self) -> int | None:
-        return None if self.process is None else self.process.pid
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def returncode(self) -> int | None:
-        return None if self.process is None else self.process.poll()
-
-    def terminate(self) -> None:
-        """SIGTERM to the group leader only: gunicorn's master drains and stops its workers."""
-        if self.running():
-            with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signal.SIGTERM)
-
-    def wait(self, deadline: float, force: threading.Event) -> bool:
-        """Wait until the child exits, ``deadline`` (monotonic) passes or ``force`` is set."""
-        while self.running() and time.monotonic() < deadline and not force.is_set():
-            force.wait(0.05)
-        return not self.running()
-
-    def kill(self) -> None:
-        """SIGKILL the whole process group (stragglers included) and reap the leader."""
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(5)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def log_tail(self, lines: int = 30) -> str:
-        if self.passthrough or not self.log_path.is_file():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own http URL
-            return 200 <= response.status < 300
-    except (OSError, urllib.error.URLError):
-        return False
 
 
 # --- the stack ------------------------------------------------------------------------------------
@@ -716,7 +318,7 @@ class LocalStack:
                 raise StackError(
                     f"{name} exited with status {child.returncode()} at start:\n{child.log_tail()}"
                 )
-            if _http_ok(url):
+            if http_ok(url):
                 return
             self.stop_requested.wait(0.2)
         raise StackError(f"{name} not ready within {timeout:g} s ({url}):\n{child.log_tail()}")

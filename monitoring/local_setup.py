@@ -1,0 +1,207 @@
+"""Ports and generated configuration files of the local stack (``make run``).
+
+Pure functions of the monitoring config and the ports, so unit tests can inspect them:
+
+- ``prometheus_config``: one scrape job named ``config.job`` with the labels the Prometheus
+  Operator attaches from a ServiceMonitor on Kubernetes (``namespace``, ``pod``, ``service``;
+  ``job`` from the job name), the generated rules file, alerting to the local Alertmanager;
+- ``alertmanager_local_config``: the project's routing (``monitoring.alertmanager``) with every
+  receiver posting to the local webhook;
+- ``grafana_datasources`` / ``grafana_dashboard_provider``: Grafana provisioning.
+
+Every address is 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from app.settings import Settings
+from monitoring import alertmanager, traffic
+from monitoring.config import MonitoringConfig
+
+HOST = "127.0.0.1"
+SCRAPE_INTERVAL = "5s"
+"""How often the local Prometheus scrapes the app (Kubernetes: the ServiceMonitor's interval)."""
+EVALUATION_INTERVAL = "5s"
+"""How often the local Prometheus evaluates the rules: short, so alerts show quickly."""
+LOCAL_TIMING = alertmanager.Timing(group_wait="10s", group_interval="1m")
+"""Alertmanager's notification timing locally: a first notification 10 s after an alert fires
+(Kubernetes: 30 s), updates every minute; repeats as on Kubernetes."""
+
+
+class StackError(RuntimeError):
+    """The stack cannot start or a component failed; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Ports:
+    """The TCP ports on 127.0.0.1 of every component.
+
+    Defaults: the app's own default port, then each tool's customary port.
+    """
+
+    app: int = Settings.port
+    prometheus: int = 9090
+    alertmanager: int = 9093
+    webhook: int = 5001
+    grafana: int = 3000
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Ports:
+        """Ports from ``PORT_ENV`` variables, defaults for the unset ones.
+
+        Raises:
+            StackError: naming every variable that is not an integer 1-65535.
+        """
+        env = os.environ if environ is None else environ
+        values, problems = {}, []
+        for name, var in PORT_ENV.items():
+            raw = env.get(var)
+            if not raw:
+                continue
+            if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+                problems.append(f"{var}={raw!r}: must be a port number 1-65535")
+            else:
+                values[name] = int(raw)
+        if problems:
+            raise StackError("invalid environment:\n  " + "\n  ".join(problems))
+        return cls(**values)
+
+    @classmethod
+    def free(cls) -> Ports:
+        """Ports that were free a moment ago (tests)."""
+        return cls(**{f.name: free_port() for f in fields(cls)})
+
+
+PORT_ENV = {
+    "app": traffic.APP_PORT_ENV,
+    "prometheus": "LOCAL_PROMETHEUS_PORT",
+    "alertmanager": "LOCAL_ALERTMANAGER_PORT",
+    "webhook": "LOCAL_WEBHOOK_PORT",
+    "grafana": "LOCAL_GRAFANA_PORT",
+}
+"""``Ports`` field -> the environment variable that sets it."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def local_pod_name(config: MonitoringConfig) -> str:
+    """The ``pod`` label (and the app's ``POD_NAME``) of the single local instance."""
+    return f"{config.app_name}-local"
+
+
+def prometheus_config(
+    config: MonitoringConfig,
+    ports: Ports,
+    rules_file: Path,
+    *,
+    alerting: bool = True,
+    scrape_interval: str = SCRAPE_INTERVAL,
+    evaluation_interval: str = EVALUATION_INTERVAL,
+) -> dict:
+    """The local ``prometheus.yml`` as a dict.
+
+    One scrape job named ``config.job`` (so ``job`` is what a ServiceMonitor's Service yields)
+    with ``namespace``, ``pod`` and ``service`` attached as target labels, as the Prometheus
+    Operator attaches them from Kubernetes service discovery. Accepted by Prometheus 2.x and 3.x.
+
+    Args:
+        rules_file: the generated rules file to load.
+        alerting: send alerts to the local Alertmanager at ``ports.alertmanager``.
+    """
+    prom: dict[str, Any] = {
+        "global": {
+            "scrape_interval": scrape_interval,
+            "evaluation_interval": evaluation_interval,
+        },
+        "rule_files": [str(rules_file)],
+        "scrape_configs": [
+            {
+                "job_name": config.job,
+                "metrics_path": "/metrics",
+                "static_configs": [
+                    {
+                        "targets": [f"{HOST}:{ports.app}"],
+                        "labels": {
+                            "namespace": config.namespace,
+                            "pod": local_pod_name(config),
+                            "service": config.job,
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    if alerting:
+        prom["alerting"] = {
+            "alertmanagers": [{"static_configs": [{"targets": [f"{HOST}:{ports.alertmanager}"]}]}]
+        }
+    return prom
+
+
+def alertmanager_local_config(
+    config: MonitoringConfig, ports: Ports, timing: alertmanager.Timing = LOCAL_TIMING
+) -> dict:
+    """The project's Alertmanager routing with every receiver posting to the local webhook.
+
+    A notification for receiver ``r`` arrives at ``http://127.0.0.1:<webhook>/r``.
+    """
+    receivers = alertmanager.webhook_receivers(f"http://{HOST}:{ports.webhook}")
+    return alertmanager.alertmanager_config(config, receivers, timing)
+
+
+def grafana_datasources(config: MonitoringConfig, ports: Ports) -> dict:
+    """Grafana provisioning: the local Prometheus as the datasource the dashboards name."""
+    return {
+        "apiVersion": 1,
+        "datasources": [
+            {
+                "name": "Prometheus",
+                "uid": config.grafana_datasource_uid,
+                "type": "prometheus",
+                "access": "proxy",
+                "url": f"http://{HOST}:{ports.prometheus}",
+                "isDefault": True,
+                "editable": False,
+                # $__rate_interval is computed from the scrape interval.
+                "jsonData": {"timeInterval": SCRAPE_INTERVAL},
+            }
+        ],
+    }
+
+
+def grafana_dashboard_provider(config: MonitoringConfig, dashboards_dir: Path) -> dict:
+    """Grafana provisioning: load the generated dashboard JSON files, read-only."""
+    return {
+        "apiVersion": 1,
+        "providers": [
+            {
+                "name": config.app_name,
+                "folder": config.dashboard_folder,
+                "type": "file",
+                "disableDeletion": True,
+                "allowUiUpdates": False,
+                "options": {"path": str(dashboards_dir)},
+            }
+        ],
+    }
+
+
+def write_yaml(path: Path, data: object) -> Path:
+    """Write ``data`` as YAML to ``path`` (parents created); return ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path

@@ -1,0 +1,135 @@
+"""The local stack's generated files, ports and webhook receiver (no child processes)."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+from pathlib import Path
+
+import pytest
+import requests
+
+from monitoring import alertmanager
+from monitoring.config import CONFIG, local_config
+from monitoring.local_processes import Binaries, WebhookReceiver, busy_ports
+from monitoring.local_setup import (
+    PORT_ENV,
+    Ports,
+    StackError,
+    alertmanager_local_config,
+    free_port,
+    grafana_dashboard_provider,
+    grafana_datasources,
+    local_pod_name,
+    prometheus_config,
+)
+from monitoring.local_stack import DASHBOARDS_DIR, LocalStack
+
+PORTS = Ports(app=15000, prometheus=19090, alertmanager=19093, webhook=15001, grafana=13000)
+NO_BINARIES = Binaries(prometheus=None, promtool=None, alertmanager=None, amtool=None, grafana=None)
+
+
+def test_scrape_job_carries_the_servicemonitor_labels():
+    """job = the Service name, plus namespace, pod and service as target labels."""
+    config = local_config()
+    prom = prometheus_config(config, PORTS, Path("/state/rules.yml"))
+    (job,) = prom["scrape_configs"]
+    assert job["job_name"] == config.job
+    (target,) = job["static_configs"]
+    assert target["targets"] == ["127.0.0.1:15000"]
+    assert target["labels"] == {
+        "namespace": config.namespace,
+        "pod": local_pod_name(config),
+        "service": config.job,
+    }
+    assert prom["rule_files"] == ["/state/rules.yml"]
+    assert prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
+        "127.0.0.1:19093"
+    ]
+
+
+def test_without_alertmanager_prometheus_sends_no_alerts():
+    assert "alerting" not in prometheus_config(CONFIG, PORTS, Path("r.yml"), alerting=False)
+
+
+def test_alertmanager_keeps_the_project_routing_with_every_receiver_a_local_webhook():
+    """Same tree and inhibitions as on Kubernetes; receivers post to /<name>; no secrets."""
+    local = alertmanager_local_config(local_config(), PORTS)
+    production = alertmanager.alertmanager_config(CONFIG)
+
+    def tree(route: dict) -> list:
+        return [(r["receiver"], r["matchers"]) for r in route["routes"]]
+
+    assert tree(local["route"]) == tree(production["route"])
+    assert local["route"]["receiver"] == production["route"]["receiver"]
+    assert local["inhibit_rules"] == production["inhibit_rules"]
+    receivers = {r["name"]: r for r in local["receivers"]}
+    assert set(receivers) == set(alertmanager.RECEIVERS)
+    for name, receiver in receivers.items():
+        if name == alertmanager.NULL:
+            assert set(receiver) == {"name"}
+            continue
+        assert set(receiver) == {"name", "webhook_configs"}
+        assert [c["url"] for c in receiver["webhook_configs"]] == [f"http://127.0.0.1:15001/{name}"]
+    assert "_file" not in json.dumps(local)
+
+
+def test_grafana_gets_the_datasource_uid_the_dashboards_use():
+    (source,) = grafana_datasources(CONFIG, PORTS)["datasources"]
+    assert source["uid"] == CONFIG.grafana_datasource_uid
+    assert source["url"] == "http://127.0.0.1:19090"
+    assert source["type"] == "prometheus"
+
+
+def test_grafana_loads_the_generated_dashboards():
+    (provider,) = grafana_dashboard_provider(CONFIG, DASHBOARDS_DIR)["providers"]
+    assert provider["folder"] == CONFIG.dashboard_folder
+    files = sorted(Path(provider["options"]["path"]).glob("*.json"))
+    uids = {json.loads(f.read_text())["uid"] for f in files}
+    assert uids == set(CONFIG.dashboard_uids.values())
+
+
+def test_ports_come_from_the_environment():
+    ports = Ports.from_env({"LOCAL_PROMETHEUS_PORT": "19999", PORT_ENV["app"]: "8000"})
+    assert (ports.prometheus, ports.app, ports.alertmanager) == (19999, 8000, Ports().alertmanager)
+
+
+def test_bad_port_variables_are_all_named():
+    with pytest.raises(StackError) as error:
+        Ports.from_env({"LOCAL_PROMETHEUS_PORT": "x", "LOCAL_GRAFANA_PORT": "70000"})
+    assert "LOCAL_PROMETHEUS_PORT='x'" in str(error.value)
+    assert "LOCAL_GRAFANA_PORT='70000'" in str(error.value)
+
+
+def test_a_busy_port_stops_the_start_before_anything_runs(tmp_path):
+    """The message names the component, the port and how to change it; no state is left."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        busy = sock.getsockname()[1]
+        ports = Ports(app=busy, webhook=free_port())
+        assert busy_ports(ports, ("app",)) == [f"app port {busy} (--app-port / {PORT_ENV['app']})"]
+        stack = LocalStack(
+            ports=ports, binaries=NO_BINARIES, out=io.StringIO(), state_parent=tmp_path
+        )
+        with pytest.raises(StackError, match=f"app port {busy}"):
+            stack.start()
+    assert stack.children == {}
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_webhook_prints_each_notification_as_one_json_line():
+    out = io.StringIO()
+    receiver = WebhookReceiver(free_port(), out).start()
+    try:
+        payload = {"receiver": "pager", "status": "firing", "alerts": [{"labels": {"a": "b"}}]}
+        url = f"http://127.0.0.1:{receiver.port}/pager"
+        assert requests.post(url, json=payload, timeout=5).status_code == 200
+        assert requests.post(url, data="not json", timeout=5).status_code == 400
+        got = receiver.wait_for(lambda n: n["status"] == "firing", timeout=5)
+    finally:
+        receiver.stop()
+    assert got == {"path": "/pager", **payload}
+    lines = out.getvalue().splitlines()
+    assert [json.loads(line) for line in lines] == [got]
