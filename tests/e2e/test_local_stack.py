@@ -37,7 +37,8 @@ from app import metric_names
 from dashboards.generate import all_queries, expand_variables, variable_queries
 from monitoring import alertmanager, kubernetes_series
 from monitoring.config import local_config
-from monitoring.local_stack import PORT_ENV, LocalStack, Ports
+from monitoring.local_processes import Binaries, check_file
+from monitoring.local_stack import PORT_ENV, LocalStack, Ports, StackError
 from tests.conftest import ROOT, require_binary
 from tests.support.prometheus import Prometheus, sample_value
 from tests.support.promql import app_series_names, metric_names_in
@@ -348,3 +349,39 @@ def test_without_prometheus_it_says_how_to_install_and_still_runs_the_app(tmp_pa
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize(
+    ("tool", "argv", "text"),
+    [
+        ("promtool", ["check", "config"], "scrape_configs: [{job_name: x, scrape_interval: 5}]\n"),
+        ("amtool", ["check-config"], "route: {receiver: nobody}\nreceivers: []\n"),
+    ],
+)
+def test_an_invalid_generated_config_stops_the_start_with_the_checkers_message(
+    tmp_path, tool, argv, text
+):
+    """promtool / amtool vet the generated files: a bad one fails with their output."""
+    binary = require_binary(tool, hint="apt-get install prometheus prometheus-alertmanager")
+    bad = tmp_path / "bad.yml"
+    bad.write_text(text)
+    with pytest.raises(StackError) as error:
+        check_file([binary, *argv, str(bad)], bad.name)
+    message = str(error.value)
+    assert message.startswith("bad.yml is invalid")
+    assert "FAILED" in message, message
+
+
+def test_grafana_serves_the_generated_dashboards(tmp_path):
+    """Only where a Grafana server is installed (optional for make run, absent in CI)."""
+    if Binaries.find().grafana is None:
+        pytest.skip("no grafana / grafana-server on PATH: make run starts Grafana only if present")
+    prometheus_binaries()
+    with LocalStack(
+        config=CONFIG, ports=Ports.free(), out=sys.stderr, state_parent=tmp_path
+    ) as local:
+        assert "grafana" in local.children, local.notes
+        found = requests.get(local.url("grafana") + "/api/search", timeout=10).json()
+        by_uid = {d["uid"]: d for d in found}
+        for uid in CONFIG.dashboard_uids.values():
+            assert by_uid[uid]["folderTitle"] == CONFIG.dashboard_folder
