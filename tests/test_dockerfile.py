@@ -17,10 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, checkov_binary, require_binary
-from k8s_support import DOCKERFILE, app_container, one, render, require_app_module, serve_command
 
 from app import metric_names
+from tests.conftest import ROOT, checkov_binary, require_binary
+from tests.support.manifests import (
+    DOCKERFILE,
+    app_container,
+    one,
+    render,
+    require_app_module,
+    serve_command,
+)
+from tests.support.server import free_port
 
 pytestmark = pytest.mark.manifests
 
@@ -261,7 +269,7 @@ def test_build_context_installs_the_production_server(instructions, tmp_path):
         **os.environ,
         "PYTHONPATH": str(site),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
-        "PORT": "0",
+        "PORT": str(free_port()),
     }
     argv = serve_command()
     check = subprocess.run(

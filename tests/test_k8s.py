@@ -8,20 +8,14 @@ production server's memory against the memory request the HPA divides by.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import importlib
 import json
-import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -29,8 +23,11 @@ import kubernetes_validate
 import psutil
 import pytest
 import yaml
-from conftest import ROOT, checkov_binary, require_binary, require_schemas
-from k8s_support import (
+
+from app import metric_names
+from monitoring.config import CONFIG, duration_seconds
+from tests.conftest import ROOT, checkov_binary, require_binary, require_schemas
+from tests.support.manifests import (
     K8S_DIR,
     KUBERNETES_VERSION,
     STORAGE_CLASS,
@@ -41,13 +38,10 @@ from k8s_support import (
     quantity,
     render,
     require_app_module,
-    serve_command,
     settings,
     values,
 )
-
-from app import metric_names
-from monitoring.config import CONFIG, duration_seconds
+from tests.support.server import GunicornServer
 
 pytestmark = pytest.mark.manifests
 
@@ -579,87 +573,78 @@ def test_scale_down_arithmetic():
     assert max_idle_utilization(80, 9, 10) == pytest.approx(0.8 * 0.9)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _processes(master: psutil.Process) -> list[psutil.Process]:
+    return [master, *master.children(recursive=True)]
 
 
-def _get(url: str) -> int:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        response.read()
-        return response.status
+def _pss_bytes(master: psutil.Process) -> int:
+    """PSS of the master and its workers, bytes."""
+    return sum(p.memory_full_info().pss for p in _processes(master))
 
 
-def _pss_bytes(master: psutil.Process) -> tuple[int, int]:
-    """(PSS of master + workers in bytes, number of workers)."""
-    workers = master.children(recursive=True)
-    return sum(p.memory_full_info().pss for p in [master, *workers]), len(workers)
+def _cpu_seconds(master: psutil.Process) -> float:
+    """CPU time (user + system) of the master and its workers, seconds."""
+    return sum(sum(p.cpu_times()[:2]) for p in _processes(master))
+
+
+IDLE_SECONDS = 30
+"""How long the idle CPU is measured, with kubelet- and Prometheus-like traffic only."""
 
 
 @pytest.mark.integration
 def test_memory_request_lets_hpa_scale_down(objects, tmp_path):
-    """The production server's idle PSS lets the HPA go back to its minimum; load stays < limit.
+    """At idle, memory and CPU let the HPA return to its minimum; under load memory < limit.
 
-    Starts ``gunicorn --config python:app.gunicorn_conf`` with the ConfigMap's settings, measures
-    the PSS (proportional set size: shared pages split between the processes sharing them) of
-    the master and its workers, idle after a few requests and again after a burst.
+    Starts ``gunicorn --config python:app.gunicorn_conf`` with the ConfigMap's settings and
+    measures the PSS (proportional set size: shared pages split between the processes sharing
+    them) of the master and its workers, idle after a few requests and again after a burst of
+    2000, and the CPU used over 30 s of probes and scrapes only. The HPA takes the highest
+    replica count any metric asks for, so CPU must allow the scale-down as well.
     """
-    require_app_module("app.gunicorn_conf")
     resources = app_container(objects)["resources"]
-    request = quantity(resources["requests"]["memory"])
+    requests = {name: quantity(resources["requests"][name]) for name in ("memory", "cpu")}
     limit = quantity(resources["limits"]["memory"])
-    port = _free_port()
-    env = {
-        **os.environ,
-        **settings(objects),
-        "PORT": str(port),
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
-        "POD_NAME": "demo-app-pss-test",
-    }
-    argv = serve_command()
-    argv[0] = str(Path(sys.executable).parent / argv[0])
-    server = subprocess.Popen(argv, cwd=ROOT, env=env)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if _get(base + metric_names.ROUTE_HEALTHZ) == 200:
-                    break
-            except OSError:
-                pass
-            assert server.poll() is None, "the production server exited during start-up"
-            assert time.monotonic() < deadline, "the production server did not answer in 30 s"
-            time.sleep(0.2)
-        paths = ["/", "/hello", metric_names.ROUTE_READINESS, metric_names.ROUTE_METRICS]
+    production = {k: v for k, v in settings(objects).items() if k != "PORT"}
+    paths = ["/", "/hello", metric_names.ROUTE_READINESS, metric_names.ROUTE_METRICS]
+    with GunicornServer(tmp_path, env={**production, "POD_NAME": "demo-app-pss"}) as server:
         for _ in range(10):  # every worker has served each route once or more
             for path in paths:
-                # /readiness may still answer 503: only the memory matters here.
-                with contextlib.suppress(OSError):
-                    _get(base + path)
+                server.get(path)
         time.sleep(2)
-        master = psutil.Process(server.pid)
-        idle, workers = _pss_bytes(master)
+        master = psutil.Process(server.process.pid)
+        idle = _pss_bytes(master)
+        workers = len(_processes(master)) - 1
+        cpu_before, started = _cpu_seconds(master), time.monotonic()
+        for second in range(IDLE_SECONDS):  # the kubelet's probes and Prometheus' scrapes
+            if second % 5 == 0:
+                server.get(metric_names.ROUTE_READINESS)
+            if second % 10 == 0:
+                server.get(metric_names.ROUTE_HEALTHZ)
+            if second % 15 == 0:
+                server.get(metric_names.ROUTE_METRICS)
+            time.sleep(1)
+        idle_cores = (_cpu_seconds(master) - cpu_before) / (time.monotonic() - started)
         with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(lambda i: _get(base + paths[i % 2]), range(2000)))
-        loaded, _ = _pss_bytes(master)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-    allowed = max_idle_utilization(
+            statuses = set(pool.map(lambda i: server.get(paths[i % 2]).status_code, range(2000)))
+        loaded = _pss_bytes(master)
+    assert statuses == {200}
+    memory_allowed = max_idle_utilization(
         CONFIG.hpa_memory_target_percent, CONFIG.hpa_min_replicas, CONFIG.hpa_max_replicas
     )
-    mib = 2**20
-    print(  # the README's measurement comes from this line (pytest -s)
+    cpu_allowed = max_idle_utilization(
+        CONFIG.hpa_cpu_target_percent, CONFIG.hpa_min_replicas, CONFIG.hpa_max_replicas
+    )
+    mib, request = 2**20, float(requests["memory"])
+    print(  # the README's measurement comes from these lines (pytest -s)
         f"\nPSS master + {workers} workers: idle {idle / mib:.1f} MiB, after 2000 requests "
         f"{loaded / mib:.1f} MiB; request {request / mib:.0f} MiB -> idle may use "
-        f"{float(request) * allowed / mib:.1f} MiB ({allowed:.1%}); limit {limit / mib:.0f} MiB"
+        f"{request * memory_allowed / mib:.1f} MiB ({memory_allowed:.1%}); "
+        f"limit {limit / mib:.0f} MiB\nidle CPU {idle_cores * 1000:.1f}m; request "
+        f"{float(requests['cpu']) * 1000:.0f}m -> idle may use "
+        f"{float(requests['cpu']) * cpu_allowed * 1000:.1f}m ({cpu_allowed:.1%})"
     )
-    assert idle <= float(request) * allowed, "the HPA could not scale back down to its minimum"
+    assert idle <= request * memory_allowed, "memory would keep the HPA above its minimum"
+    assert idle_cores <= float(requests["cpu"]) * cpu_allowed, "CPU would keep the HPA up"
     assert loaded < limit, "a loaded pod would be OOM-killed"
 
 

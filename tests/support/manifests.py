@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import ROOT, in_ci, require_binary
+
+from tests.conftest import ROOT, in_ci, require_binary
 
 K8S_DIR = ROOT / "k8s"
 DOCKERFILE = ROOT / "Dockerfile"
