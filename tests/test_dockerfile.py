@@ -25,7 +25,6 @@ from tests.support.manifests import (
     app_container,
     one,
     render,
-    require_app_module,
     serve_command,
 )
 from tests.support.server import free_port
@@ -245,7 +244,6 @@ def test_build_context_installs_the_production_server(instructions, tmp_path):
     Mirrors the builder stage without Docker: the app must not import anything outside the
     build context (e.g. tests/ or monitoring/).
     """
-    require_app_module("app.gunicorn_conf")
     context = tmp_path / "context"
     for source in _copy_sources(instructions):
         target = context / source

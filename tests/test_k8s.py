@@ -9,8 +9,8 @@ production server's memory against the memory request the HPA divides by.
 from __future__ import annotations
 
 import copy
-import importlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -24,7 +24,7 @@ import psutil
 import pytest
 import yaml
 
-from app import metric_names
+from app import create_app, metric_names
 from monitoring.config import CONFIG, duration_seconds
 from tests.conftest import ROOT, checkov_binary, require_binary, require_schemas
 from tests.support.manifests import (
@@ -37,7 +37,6 @@ from tests.support.manifests import (
     project_version,
     quantity,
     render,
-    require_app_module,
     settings,
     values,
 )
@@ -259,9 +258,6 @@ def test_probe_paths_are_app_routes(objects):
 
 def test_probe_paths_exist_in_the_app(objects):
     """The probe paths are routes of the real Flask app."""
-    require_app_module("app.routes")
-    from app import create_app
-
     rules = {rule.rule for rule in create_app().url_map.iter_rules()}
     container = app_container(objects)
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
@@ -295,15 +291,29 @@ def test_shutdown_fits_the_termination_grace_period(objects, pod_spec):
     assert pre_stop + drain + graceful <= pod_spec["terminationGracePeriodSeconds"]
 
 
-def test_gunicorn_uses_the_graceful_timeout_of_the_configmap(objects, monkeypatch):
-    """app.gunicorn_conf reads the graceful timeout the termination budget counts on."""
-    require_app_module("app.gunicorn_conf")
-    for key, value in settings(objects).items():
-        monkeypatch.setenv(key, value)
-    sys.modules.pop("app.gunicorn_conf", None)
-    conf = importlib.import_module("app.gunicorn_conf")
-    assert conf.graceful_timeout == int(settings(objects)["GUNICORN_GRACEFUL_TIMEOUT"])
-    sys.modules.pop("app.gunicorn_conf", None)
+def test_gunicorn_uses_the_shutdown_settings_of_the_configmap(objects, tmp_path):
+    """app.gunicorn_conf reads the drain and graceful timeout the termination budget counts on.
+
+    Imported in a child process: the module sets process-wide environment variables.
+    """
+    config = settings(objects)
+    env = {**os.environ, **config, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    probe = (
+        "import app.gunicorn_conf as c; "
+        "print(c.graceful_timeout, c._settings.shutdown_drain_seconds)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    graceful, drain = result.stdout.split()
+    assert int(graceful) == int(config["GUNICORN_GRACEFUL_TIMEOUT"])
+    assert float(drain) == float(config["SHUTDOWN_DRAIN_SECONDS"])
 
 
 def test_image_tag_and_app_version_are_the_release_version(objects):

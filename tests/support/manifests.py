@@ -6,7 +6,6 @@ Everything here reads the committed files through the real tools: ``kubectl kust
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shlex
 import subprocess
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import ROOT, in_ci, require_binary
+from tests.conftest import ROOT, require_binary
 
 K8S_DIR = ROOT / "k8s"
 DOCKERFILE = ROOT / "Dockerfile"
@@ -127,21 +126,6 @@ def serve_command() -> list[str]:
         argv = argv[1:]
     argv[0] = argv[0].rsplit("/", 1)[-1]
     return argv
-
-
-def require_app_module(module: str) -> None:
-    """Skip (fail under CI) when ``module`` is not importable yet.
-
-    The app (create_app, gunicorn_conf) is written on main in parallel with the manifests; once
-    it is merged these tests run everywhere.
-    """
-    if importlib.util.find_spec(module.rsplit(".", 1)[0]) is None or (
-        importlib.util.find_spec(module) is None
-    ):
-        reason = f"{module} is not on this branch yet (the service issue writes it)"
-        if in_ci():
-            pytest.fail(reason)
-        pytest.skip(reason)
 
 
 def values() -> dict[str, Any]:
