@@ -81,7 +81,15 @@ CHART_VERSION := 88.5.3
 CLUSTER_AUTOSCALER_CHART_VERSION := 9.56.0
 CLUSTER_NAME ?= $(shell terraform -chdir=terraform output -raw cluster_name)
 AWS_REGION ?= $(shell terraform -chdir=terraform output -raw region)
+# Terraform's Pod Identity association grants the autoscaling role to this service account.
+CLUSTER_AUTOSCALER_SA = $(shell terraform -chdir=terraform output -json cluster_autoscaler_service_account)
+CLUSTER_AUTOSCALER_NAMESPACE = $(shell echo '$(CLUSTER_AUTOSCALER_SA)' | $(PY) -c 'import json, sys; print(json.load(sys.stdin)["namespace"])')
+CLUSTER_AUTOSCALER_NAME = $(shell echo '$(CLUSTER_AUTOSCALER_SA)' | $(PY) -c 'import json, sys; print(json.load(sys.stdin)["name"])')
+# Secrets the chart mounts but never creates (names from monitoring/values.yaml).
 GRAFANA_ADMIN_SECRET = $(shell $(PY) -c "import yaml; print(yaml.safe_load(open('monitoring/values.yaml'))['grafana']['admin']['existingSecret'])")
+ALERTMANAGER_SECRETS = $(shell $(PY) -c "import yaml; print(*yaml.safe_load(open('monitoring/values.yaml'))['alertmanager']['alertmanagerSpec']['secrets'])")
+# The Alertmanager routing (alerts issue), layered over values.yaml's placeholder.
+ALERTMANAGER_CONFIG := monitoring/alertmanager.yaml
 
 require-image:
 	@test -n "$(IMAGE)" || { echo "IMAGE is not set: make $(MAKECMDGOALS) IMAGE=\$$(terraform -chdir=terraform output -raw ecr_repository_url)" >&2; exit 2; }
@@ -116,24 +124,28 @@ deploy: venv deploy-manifests ## Apply k8s/ with image $(IMAGE):$(VERSION); the 
 	kubectl -n $(K8S_NAMESPACE) rollout status deployment/$(APP_NAME) --timeout=5m
 
 monitoring: venv ## Install kube-prometheus-stack $(CHART_VERSION) and Cluster Autoscaler (helm)
-	@kubectl -n $(MONITORING_NAMESPACE) get secret $(GRAFANA_ADMIN_SECRET) >/dev/null || { \
-		echo "create the Grafana admin Secret first (README, section kubernetes):" >&2; \
-		echo "  kubectl -n $(MONITORING_NAMESPACE) create secret generic $(GRAFANA_ADMIN_SECRET) --from-literal=admin-user=admin --from-literal=admin-password=\"\$$(openssl rand -base64 24)\"" >&2; \
-		exit 2; }
+	@test -f $(ALERTMANAGER_CONFIG) || { echo "$(ALERTMANAGER_CONFIG) is missing: run make alerts" >&2; exit 2; }
+	@for secret in $(GRAFANA_ADMIN_SECRET) $(ALERTMANAGER_SECRETS); do \
+		kubectl -n $(MONITORING_NAMESPACE) get secret $$secret >/dev/null || { \
+		echo "create Secret $(MONITORING_NAMESPACE)/$$secret first (README, section kubernetes)" >&2; \
+		exit 2; }; done
+	mkdir -p build
+	$(PY) -c "import sys, yaml; print(yaml.safe_dump({'alertmanager': {'config': yaml.safe_load(open(sys.argv[1]))}}))" \
+		$(ALERTMANAGER_CONFIG) > build/alertmanager-values.yaml
 	kubectl apply --server-side -f monitoring/storageclass-gp3.yaml
 	helm repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update
 	helm repo add autoscaler https://kubernetes.github.io/autoscaler --force-update
 	helm upgrade --install $(HELM_RELEASE) prometheus-community/kube-prometheus-stack \
-		--version $(CHART_VERSION) --namespace $(MONITORING_NAMESPACE) \
-		--values monitoring/values.yaml --wait --timeout 10m
+		--version $(CHART_VERSION) --namespace $(MONITORING_NAMESPACE) --create-namespace \
+		--values monitoring/values.yaml --values build/alertmanager-values.yaml \
+		--wait --timeout 10m
 	@ca=$$(helm show chart autoscaler/cluster-autoscaler --version $(CLUSTER_AUTOSCALER_CHART_VERSION) | sed -n 's/^appVersion: *v\{0,1\}//p'); \
 	k8s=$$(kubectl version -o json | $(PY) -c 'import json, sys; v = json.load(sys.stdin)["serverVersion"]; print(v["major"] + "." + v["minor"].rstrip("+"))'); \
 	case "$$ca" in "$$k8s".*) ;; *) echo "Cluster Autoscaler $$ca does not match Kubernetes $$k8s: set CLUSTER_AUTOSCALER_CHART_VERSION" >&2; exit 1;; esac
-	@# The service account name is the one Terraform's Pod Identity association grants the role to.
 	helm upgrade --install cluster-autoscaler autoscaler/cluster-autoscaler \
-		--version $(CLUSTER_AUTOSCALER_CHART_VERSION) --namespace kube-system \
+		--version $(CLUSTER_AUTOSCALER_CHART_VERSION) --namespace $(CLUSTER_AUTOSCALER_NAMESPACE) \
 		--set autoDiscovery.clusterName=$(CLUSTER_NAME) --set awsRegion=$(AWS_REGION) \
-		--set rbac.serviceAccount.name=cluster-autoscaler \
+		--set rbac.serviceAccount.name=$(CLUSTER_AUTOSCALER_NAME) \
 		--set extraArgs.balance-similar-node-groups=true --wait
 	@# metrics-server (the HPA's source) is an EKS add-on in terraform/; on another cluster:
 	@kubectl get apiservice v1beta1.metrics.k8s.io >/dev/null 2>&1 || \
