@@ -36,7 +36,7 @@ $(TOOLS_VENV)/.installed: Makefile
 tools: $(TOOLS_VENV)/.installed ## Create the checkov tool environment
 
 # --- run ---------------------------------------------------------------------------------------
-run: venv ## Run the app (the production server)
+run: venv ## Run the app (the production server; the local stack arrives with its issue)
 	exec $(VENV)/bin/gunicorn --config python:app.gunicorn_conf
 
 serve: venv ## Run the production server in the foreground (same command as the image's CMD)
