@@ -59,3 +59,13 @@ test-fast: venv ## Unit tests only (no processes started)
 
 clean: ## Remove the virtual environments and caches
 	rm -rf $(VENV) $(TOOLS_VENV) .pytest_cache .ruff_cache
+
+# --- terraform ---------------------------------------------------------------------------------
+# Offline checks of terraform/ (no AWS account, no network): see README, section "terraform".
+.PHONY: tf-check tf-fmt
+
+tf-check: venv tools ## terraform fmt/validate/test (mocked AWS) and checkov on terraform/
+	$(PY) -m pytest -m terraform -v
+
+tf-fmt: ## Rewrite terraform/ in `terraform fmt` style
+	terraform fmt -recursive terraform
