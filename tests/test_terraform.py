@@ -212,6 +212,21 @@ def test_terraform_test_plan_mode(
     assert "skipped" not in proc.stdout, proc.stdout
 
 
+def test_example_tfvars_pass_validation(
+    terraform: str, tf_env: dict[str, str], initialised: Path
+) -> None:
+    """terraform.tfvars.example, loaded under the validation tests, breaks none of them.
+
+    The example's values fill every variable the test file does not set itself (the test file
+    sets vpc_id, private_subnet_ids and admin_principal_arns to the same placeholders), so a
+    value in the example that fails its validation fails the baseline run.
+    """
+    argv = ["test", "-no-color", "-filter=tests/validation.tftest.hcl"]
+    proc = run([terraform, *argv, "-var-file=terraform.tfvars.example"], initialised, tf_env)
+    assert proc.returncode == 0, f"the example tfvars break validation\n{output_of(proc)}"
+    assert 'run "valid_baseline_plans"... pass' in proc.stdout, proc.stdout
+
+
 def test_kubeconfig_template_renders_for_kubectl(terraform: str, tmp_path: Path) -> None:
     """kubeconfig.tpl, rendered by Terraform, is a kubeconfig kubectl resolves, using get-token."""
     kubectl = require_binary("kubectl")
