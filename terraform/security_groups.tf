@@ -65,10 +65,11 @@ resource "aws_vpc_security_group_egress_rule" "cluster_to_nodes" {
 # --- nodes -------------------------------------------------------------------------------------
 locals {
   # What the control plane opens towards nodes: the kubelet, and admission/aggregated-API
-  # webhooks served by pods (metrics-server on 10250, operators on 443/4443/6443/8443/9443).
+  # webhooks served by pods (metrics-server on 10250, or 10251 in the EKS community add-on;
+  # the Prometheus operator on 10250; others on 443/4443/6443/8443/9443).
   control_plane_to_node_ports = {
     https    = { from = 443, to = 443, description = "webhooks on 443" }
-    kubelet  = { from = 10250, to = 10250, description = "kubelet API, metrics-server" }
+    kubelet  = { from = 10250, to = 10251, description = "kubelet API, metrics-server, operators" }
     webhooks = { from = 4443, to = 9443, description = "webhooks and aggregated APIs on 4443-9443" }
   }
 }

@@ -76,6 +76,22 @@ override_resource {
   }
 }
 
+override_resource {
+  target          = aws_security_group.cluster
+  override_during = plan
+  values = {
+    id = "sg-0c1a5c1a5c1a5c1a5"
+  }
+}
+
+override_resource {
+  target          = aws_security_group.node
+  override_during = plan
+  values = {
+    id = "sg-0a0de0a0de0a0de0a"
+  }
+}
+
 variables {
   vpc_id = "vpc-0123456789abcdef0"
   private_subnet_ids = [
@@ -138,6 +154,41 @@ run "defaults" {
       aws_launch_template.node.block_device_mappings[0].ebs[0].encrypted == "true"
     )
     error_message = "the root volume must be encrypted gp3"
+  }
+
+  # --- security groups ---
+  assert {
+    condition     = aws_launch_template.node.vpc_security_group_ids == toset(["sg-0a0de0a0de0a0de0a"])
+    error_message = "nodes must carry the node security group only"
+  }
+  assert {
+    condition     = aws_eks_cluster.this.vpc_config[0].security_group_ids == toset(["sg-0c1a5c1a5c1a5c1a5"])
+    error_message = "the control plane must carry the cluster security group"
+  }
+  assert {
+    condition = (
+      aws_vpc_security_group_ingress_rule.node_self.security_group_id == "sg-0a0de0a0de0a0de0a" &&
+      aws_vpc_security_group_ingress_rule.node_self.referenced_security_group_id == "sg-0a0de0a0de0a0de0a"
+    )
+    error_message = "node-to-node traffic must be a self-referencing rule"
+  }
+  assert {
+    condition = (
+      aws_vpc_security_group_ingress_rule.cluster_from_nodes.referenced_security_group_id == "sg-0a0de0a0de0a0de0a" &&
+      aws_vpc_security_group_ingress_rule.cluster_from_nodes.from_port == 443
+    )
+    error_message = "nodes must reach the API on 443"
+  }
+  assert {
+    condition = alltrue([
+      for r in aws_vpc_security_group_ingress_rule.node_from_cluster :
+      r.referenced_security_group_id == "sg-0c1a5c1a5c1a5c1a5" && r.ip_protocol == "tcp"
+    ]) && contains([for r in aws_vpc_security_group_ingress_rule.node_from_cluster : r.from_port], 10250)
+    error_message = "the control plane must reach the kubelet (10250) and webhooks on nodes, and nothing else may"
+  }
+  assert {
+    condition     = length(aws_vpc_security_group_ingress_rule.cluster_from_operators) == 0
+    error_message = "no operator range may reach the API unless api_access_cidrs lists it"
   }
 
   # --- control plane ---
