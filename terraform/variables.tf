@@ -37,7 +37,7 @@ variable "kubernetes_version" {
   validation {
     # 1.32 is the oldest minor EKS still creates as of 2026-11 (EKS Kubernetes release calendar:
     # 1.31's extended support ends 2026-11-26). Raise this floor as versions leave support.
-    condition     = can(regex("^1\\.[0-9]+$", var.kubernetes_version)) && try(tonumber(split(".", var.kubernetes_version)[1]) >= 32, false)
+    condition     = can(regex("^1\\.[1-9][0-9]*$", var.kubernetes_version)) && try(tonumber(split(".", var.kubernetes_version)[1]) >= 32, false)
     error_message = "kubernetes_version must look like \"1.35\" (major.minor, no patch) and be 1.32 or newer: older versions are past the end of EKS support."
   }
 }

@@ -11,8 +11,8 @@
 # checksums and `terraform init` would then fail on every other platform (macOS, arm64). Commit
 # it from a networked machine with `terraform providers lock -platform=...` if you need one.
 terraform {
-  # 1.9: validation blocks may refer to other variables; 1.7: mock providers in `terraform test`;
-  # 1.11: `override_during = plan` used by tests/*.tftest.hcl.
+  # 1.11: tests/*.tftest.hcl use `override_during = plan` (mock providers themselves need 1.7,
+  # the S3 backend's `use_lockfile` 1.10).
   required_version = ">= 1.11"
 
   required_providers {

@@ -131,6 +131,14 @@ run "version_with_patch_level" {
   expect_failures = [var.kubernetes_version]
 }
 
+run "version_with_leading_zero" {
+  command = plan
+  variables {
+    kubernetes_version = "1.035"
+  }
+  expect_failures = [var.kubernetes_version]
+}
+
 run "version_not_a_number" {
   command = plan
   variables {
