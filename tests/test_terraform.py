@@ -1,7 +1,8 @@
 """Checks of ``terraform/`` with the real tools: terraform fmt/init/validate/test, checkov, kubectl.
 
 Everything runs offline. ``terraform init`` needs the hashicorp/aws provider: the tests look for
-a local filesystem mirror (``TF_PLUGIN_MIRROR``, then the usual plugin directories), write a CLI
+a local filesystem mirror (``TF_PLUGIN_MIRROR`` if set, else ``/opt/tf-plugins`` and Terraform's
+usual plugin directories; see ``mirror_candidates``), write a CLI
 configuration file pointing Terraform at it into a temporary directory (no machine path is ever
 committed), and run init/validate/test on a temporary copy of ``terraform/`` so that nothing
 (``.terraform/``, the lock file) is written into the repository. Without a mirror they fall back
