@@ -70,3 +70,13 @@ bench: venv ## Throughput, p99, /metrics latency and PSS of the production comma
 # they differ from a fresh generation; `$(PY) -m dashboards.generate --check` says which.
 dashboards: venv ## Regenerate the Grafana dashboard JSON and their sidecar ConfigMaps
 	$(PY) -m dashboards.generate
+
+# --- terraform ---------------------------------------------------------------------------------
+# Offline checks of terraform/ (no AWS account, no network): see README, section "terraform".
+.PHONY: tf-check tf-fmt
+
+tf-check: venv tools ## terraform fmt/validate/test (mocked AWS) and checkov on terraform/
+	$(PY) -m pytest -m terraform -v
+
+tf-fmt: ## Rewrite terraform/ in `terraform fmt` style
+	terraform fmt -recursive terraform
