@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 
 from app import metric_names
-from app.metrics import render
+from app.metrics import CONTENT_TYPE_PLAIN_0_0_4, render
 
 bp = Blueprint("api", __name__)
 
@@ -90,7 +90,8 @@ def metrics():
         current_app.config["SERVER_COLLECTOR"],
         current_app.config["SETTINGS"].multiproc_dir,
     )
-    return Response(body, mimetype="text/plain", content_type="text/plain; version=0.0.4")
+    # The 0.0.4 text format: what generate_latest() writes, and what Prometheus 2.x and 3.x read.
+    return Response(body, content_type=CONTENT_TYPE_PLAIN_0_0_4)
 
 
 test_bp = Blueprint("test_only", __name__)

@@ -345,11 +345,29 @@ def test_multiproc_dir_is_a_writable_volume(objects, pod_spec):
     assert set(evictable.split(",")) == set(volumes)
 
 
+def test_generated_dashboards_are_included(objects):
+    """Every dashboard ConfigMap of k8s/dashboards/ is rendered, labelled for Grafana's sidecar."""
+    generated = yaml.safe_load((K8S_DIR / "dashboards" / "kustomization.yaml").read_text())
+    expected = {
+        yaml.safe_load((K8S_DIR / "dashboards" / name).read_text())["metadata"]["name"]
+        for name in generated["resources"]
+    }
+    rendered = {
+        obj["metadata"]["name"]
+        for obj in objects
+        if obj["kind"] == "ConfigMap"
+        and obj["metadata"]["labels"].get(CONFIG.grafana_dashboard_label)
+        == CONFIG.grafana_dashboard_label_value
+    }
+    assert expected and rendered == expected
+
+
 def test_hpa_matches_the_monitoring_config(objects):
     """HPA bounds and targets are those of CONFIG, which alerts and dashboards read."""
     hpa = one(objects, "HorizontalPodAutoscaler")
     deployment = one(objects, "Deployment")
     assert hpa["metadata"]["name"] == CONFIG.hpa_name
+    assert deployment["metadata"]["name"] == CONFIG.deployment_name
     assert hpa["spec"]["scaleTargetRef"] == {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -743,6 +761,13 @@ def test_prometheus_keeps_the_slo_window_on_gp3():
     assert retention_size < size, "retentionSize must leave room below the volume size"
     alertmanager = values()["alertmanager"]["alertmanagerSpec"]["storage"]["volumeClaimTemplate"]
     assert alertmanager["spec"]["storageClassName"] == storage_class["metadata"]["name"]
+
+
+def test_grafana_files_dashboards_into_their_folder():
+    """The sidecar turns the dashboards' folder annotation into a Grafana folder."""
+    dashboards = values()["grafana"]["sidecar"]["dashboards"]
+    assert dashboards["folderAnnotation"] == CONFIG.dashboard_folder_annotation
+    assert dashboards["provider"]["foldersFromFilesStructure"] is True
 
 
 def test_grafana_password_comes_from_an_existing_secret():

@@ -80,6 +80,7 @@ class GunicornServer:
         )
         self.env.update(env or {})
         self.process: subprocess.Popen | None = None
+        self.extra_args: list[str] = []  # e.g. another app URI (the benchmark's comparison)
         self.base_url = f"http://127.0.0.1:{self.port}"
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -87,7 +88,7 @@ class GunicornServer:
         """Start gunicorn; with ``wait``, return once ``/healthz`` answers 200."""
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [GUNICORN, *PRODUCTION_ARGS],
+            [GUNICORN, *PRODUCTION_ARGS, *self.extra_args],
             cwd=ROOT,
             env=self.env,
             stdout=self._log,
@@ -130,7 +131,7 @@ class GunicornServer:
             self.process.wait(10)
 
     def __enter__(self) -> GunicornServer:
-        return self.start()
+        return self if self.process is not None else self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.kill()
