@@ -68,6 +68,109 @@ bench: venv ## Throughput, p99, /metrics latency and PSS of the production comma
 dashboards: venv ## Regenerate the Grafana dashboard JSON and their sidecar ConfigMaps
 	$(PY) -m dashboards.generate
 
+# --- terraform ---------------------------------------------------------------------------------
+# Offline checks of terraform/ (no AWS account, no network): see README, section "terraform".
+.PHONY: tf-check tf-fmt
+
+tf-check: venv tools ## terraform fmt/validate/test (mocked AWS) and checkov on terraform/
+	$(PY) -m pytest -m terraform -v
+
+tf-fmt: ## Rewrite terraform/ in `terraform fmt` style
+	terraform fmt -recursive terraform
+
+# --- kubernetes ----------------------------------------------------------------------------------
+# No Docker engine, helm or cluster is needed by the tests; these targets are the deploy runbook
+# (README, section "kubernetes"). Tools they need: docker buildx, kubectl, helm.
+
+# The release version: the image tag and APP_VERSION. One source: pyproject.toml.
+VERSION ?= $(shell $(PYTHON) -c "import tomllib; print(tomllib.load(open('pyproject.toml', 'rb'))['project']['version'])")
+# The image repository, e.g. `terraform -chdir=terraform output -raw ecr_repository_url`.
+IMAGE ?=
+IMAGE_PLATFORMS ?= linux/amd64
+K8S_NAMESPACE = $(shell $(PY) -m monitoring.config namespace)
+APP_NAME = $(shell $(PY) -m monitoring.config app_name)
+MONITORING_NAMESPACE = $(shell $(PY) -m monitoring.config monitoring_namespace)
+# Replicas of a newly created Deployment; afterwards the HPA alone sets the count (k8s/).
+INITIAL_REPLICAS := 3
+DEPLOY_DIR := build/deploy
+
+CHART_VERSION := 88.5.3
+# Cluster Autoscaler's minor version must match the cluster's; `make monitoring` checks it.
+CLUSTER_AUTOSCALER_CHART_VERSION := 9.56.0
+CLUSTER_NAME ?= $(shell terraform -chdir=terraform output -raw cluster_name)
+AWS_REGION ?= $(shell terraform -chdir=terraform output -raw region)
+# Terraform's Pod Identity association grants the autoscaling role to this service account.
+CLUSTER_AUTOSCALER_SA = $(shell terraform -chdir=terraform output -json cluster_autoscaler_service_account)
+CLUSTER_AUTOSCALER_NAMESPACE = $(shell echo '$(CLUSTER_AUTOSCALER_SA)' | $(PY) -c 'import json, sys; print(json.load(sys.stdin)["namespace"])')
+CLUSTER_AUTOSCALER_NAME = $(shell echo '$(CLUSTER_AUTOSCALER_SA)' | $(PY) -c 'import json, sys; print(json.load(sys.stdin)["name"])')
+# Secrets the chart mounts but never creates (names from monitoring/values.yaml).
+GRAFANA_ADMIN_SECRET = $(shell $(PY) -c "import yaml; print(yaml.safe_load(open('monitoring/values.yaml'))['grafana']['admin']['existingSecret'])")
+ALERTMANAGER_SECRETS = $(shell $(PY) -c "import yaml; print(*yaml.safe_load(open('monitoring/values.yaml'))['alertmanager']['alertmanagerSpec']['secrets'])")
+# The Alertmanager routing (alerts issue), layered over values.yaml's placeholder.
+ALERTMANAGER_CONFIG := monitoring/alertmanager.yaml
+
+require-image:
+	@test -n "$(IMAGE)" || { echo "IMAGE is not set: make $(MAKECMDGOALS) IMAGE=\$$(terraform -chdir=terraform output -raw ecr_repository_url)" >&2; exit 2; }
+
+image: require-image ## Build and push $(IMAGE):$(VERSION) with docker buildx
+	docker buildx build --platform $(IMAGE_PLATFORMS) \
+		--label org.opencontainers.image.version=$(VERSION) \
+		--tag $(IMAGE):$(VERSION) --push .
+
+deploy-manifests: require-image ## Render k8s/ for $(IMAGE):$(VERSION) into $(DEPLOY_DIR)/rendered.yaml
+	mkdir -p $(DEPLOY_DIR)
+	printf '%s\n' \
+		'# Written by `make deploy-manifests`: k8s/ with the release image and version.' \
+		'apiVersion: kustomize.config.k8s.io/v1beta1' \
+		'kind: Kustomization' \
+		'resources: [$(shell realpath -m --relative-to=$(DEPLOY_DIR) k8s)]' \
+		'images: [{name: $(APP_NAME), newName: "$(IMAGE)", newTag: "$(VERSION)"}]' \
+		'labels: [{pairs: {app.kubernetes.io/version: "$(VERSION)"}, includeTemplates: true}]' \
+		'configMapGenerator: [{name: $(APP_NAME), behavior: merge, literals: [APP_VERSION=$(VERSION)]}]' \
+		> $(DEPLOY_DIR)/kustomization.yaml
+	kubectl kustomize $(DEPLOY_DIR) > $(DEPLOY_DIR)/rendered.yaml
+
+deploy: venv deploy-manifests ## Apply k8s/ with image $(IMAGE):$(VERSION); the first apply starts 3 pods
+	@# Server-side apply: no last-applied annotation (dashboard ConfigMaps can exceed its size).
+	@# The Deployment has no replicas field (the HPA owns it): a new one is scaled to 3 once.
+	@if kubectl -n $(K8S_NAMESPACE) get deployment $(APP_NAME) >/dev/null 2>&1; then \
+		kubectl apply --server-side -f $(DEPLOY_DIR)/rendered.yaml; \
+	else \
+		kubectl apply --server-side -f $(DEPLOY_DIR)/rendered.yaml && \
+		kubectl -n $(K8S_NAMESPACE) scale deployment/$(APP_NAME) --replicas=$(INITIAL_REPLICAS); \
+	fi
+	kubectl -n $(K8S_NAMESPACE) rollout status deployment/$(APP_NAME) --timeout=5m
+
+monitoring: venv ## Install kube-prometheus-stack $(CHART_VERSION) and Cluster Autoscaler (helm)
+	@test -f $(ALERTMANAGER_CONFIG) || { echo "$(ALERTMANAGER_CONFIG) is missing: run make alerts" >&2; exit 2; }
+	@for secret in $(GRAFANA_ADMIN_SECRET) $(ALERTMANAGER_SECRETS); do \
+		kubectl -n $(MONITORING_NAMESPACE) get secret $$secret >/dev/null || { \
+		echo "create Secret $(MONITORING_NAMESPACE)/$$secret first (README, section kubernetes)" >&2; \
+		exit 2; }; done
+	mkdir -p build
+	$(PY) -c "import sys, yaml; print(yaml.safe_dump({'alertmanager': {'config': yaml.safe_load(open(sys.argv[1]))}}))" \
+		$(ALERTMANAGER_CONFIG) > build/alertmanager-values.yaml
+	kubectl apply --server-side -f monitoring/storageclass-gp3.yaml
+	helm repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update
+	helm repo add autoscaler https://kubernetes.github.io/autoscaler --force-update
+	helm upgrade --install $(HELM_RELEASE) prometheus-community/kube-prometheus-stack \
+		--version $(CHART_VERSION) --namespace $(MONITORING_NAMESPACE) --create-namespace \
+		--values monitoring/values.yaml --values build/alertmanager-values.yaml \
+		--wait --timeout 10m
+	@ca=$$(helm show chart autoscaler/cluster-autoscaler --version $(CLUSTER_AUTOSCALER_CHART_VERSION) | sed -n 's/^appVersion: *v\{0,1\}//p'); \
+	k8s=$$(kubectl version -o json | $(PY) -c 'import json, sys; v = json.load(sys.stdin)["serverVersion"]; print(v["major"] + "." + v["minor"].rstrip("+"))'); \
+	case "$$ca" in "$$k8s".*) ;; *) echo "Cluster Autoscaler $$ca does not match Kubernetes $$k8s: set CLUSTER_AUTOSCALER_CHART_VERSION" >&2; exit 1;; esac
+	helm upgrade --install cluster-autoscaler autoscaler/cluster-autoscaler \
+		--version $(CLUSTER_AUTOSCALER_CHART_VERSION) --namespace $(CLUSTER_AUTOSCALER_NAMESPACE) \
+		--set autoDiscovery.clusterName=$(CLUSTER_NAME) --set awsRegion=$(AWS_REGION) \
+		--set rbac.serviceAccount.name=$(CLUSTER_AUTOSCALER_NAME) \
+		--set extraArgs.balance-similar-node-groups=true --wait
+	@# metrics-server (the HPA's source) is an EKS add-on in terraform/; on another cluster:
+	@kubectl get apiservice v1beta1.metrics.k8s.io >/dev/null 2>&1 || \
+		echo "metrics-server missing: the HPA cannot scale. Install it: helm upgrade --install metrics-server metrics-server --repo https://kubernetes-sigs.github.io/metrics-server/ --namespace kube-system" >&2
+
+.PHONY: require-image deploy-manifests
+
 # --- local stack -------------------------------------------------------------------------------
 # Variables given on the command line reach the app's environment, e.g.
 #   make run TRAFFIC=1 FAULT_ERROR_RATIO=0.2

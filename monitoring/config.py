@@ -119,6 +119,15 @@ class MonitoringConfig:
     # HPA's own ``namespace`` label on its series).
     kube_state_metrics_job: str = "kube-state-metrics"
 
+    # --- container resources (Kubernetes; k8s/demo-app-deployment.yaml states the same) -------
+    # The HPA's utilization is relative to the requests; the app's *_percent gauges to the limits.
+    # The memory request is sized from the measured idle PSS (README, section "kubernetes").
+    cpu_request_cores: float = 0.05
+    cpu_limit_cores: float = 0.2
+    memory_request_bytes: int = 112 * 1024 * 1024
+    memory_limit_bytes: int = 128 * 1024 * 1024
+    scrape_interval: str = "15s"  # the ServiceMonitor's; rate windows need >= 4 of them
+
     # --- RED thresholds (API routes only) ----------------------------------------------------
     error_ratio_warning: float = 0.05  # ratio 0-1 of 5xx responses
     error_ratio_for: str = "10m"
@@ -205,7 +214,8 @@ class MonitoringConfig:
 
         Raises:
             ValueError: listing every problem found (objective outside (0, 1), a latency
-                threshold that is not a histogram bucket edge, a non-positive threshold).
+                threshold that is not a histogram bucket edge, a non-positive threshold, a
+                resource request above its limit).
         """
         problems = []
         for slo in self.slos:
@@ -220,6 +230,10 @@ class MonitoringConfig:
         for name in ("cpu_warning_percent", "memory_warning_percent"):
             if not 0 < getattr(self, name) <= 100:
                 problems.append(f"{name} must be in (0, 100], got {getattr(self, name)}")
+        if not 0 < self.cpu_request_cores <= self.cpu_limit_cores:
+            problems.append("cpu_request_cores must be > 0 and <= cpu_limit_cores")
+        if not 0 < self.memory_request_bytes <= self.memory_limit_bytes:
+            problems.append("memory_request_bytes must be > 0 and <= memory_limit_bytes")
         if self.ha_min_ready < 1:
             problems.append(f"ha_min_ready must be >= 1, got {self.ha_min_ready}")
         if problems:
@@ -258,13 +272,19 @@ def local_config(**overrides: object) -> MonitoringConfig:
     """The single-instance local stack's variant of ``CONFIG`` (``make run`` and e2e tests).
 
     One instance, no HPA; the "metrics gone" alert waits ``1m`` instead of ``5m`` so a demo
-    shows it quickly. Further overrides (e.g. shorter ``for:`` durations in tests) are keyword
+    shows it quickly; Prometheus scrapes every ``5s`` so panels and alerts react within seconds.
+    Further overrides (e.g. shorter ``for:`` durations in tests) are keyword
     arguments naming ``MonitoringConfig`` fields.
 
     Raises:
         TypeError: an override names no field of ``MonitoringConfig``.
     """
-    base = {"ha_min_ready": 1, "hpa_enabled": False, "metrics_absent_for": "1m"}
+    base = {
+        "ha_min_ready": 1,
+        "hpa_enabled": False,
+        "metrics_absent_for": "1m",
+        "scrape_interval": "5s",
+    }
     base.update(overrides)
     return dataclasses.replace(CONFIG, **base)
 

@@ -28,10 +28,9 @@ from monitoring import alertmanager, traffic
 from monitoring.config import MonitoringConfig
 
 HOST = "127.0.0.1"
-SCRAPE_INTERVAL = "5s"
-"""How often the local Prometheus scrapes the app (Kubernetes: the ServiceMonitor's interval)."""
 EVALUATION_INTERVAL = "5s"
-"""How often the local Prometheus evaluates the rules: short, so alerts show quickly."""
+"""How often the local Prometheus evaluates the rules: short, so alerts show quickly. (The scrape
+interval is ``config.scrape_interval``, 5 s in ``local_config()``.)"""
 LOCAL_TIMING = alertmanager.Timing(group_wait="10s", group_interval="1m")
 """Alertmanager's notification timing locally: a first notification 10 s after an alert fires
 (Kubernetes: 30 s), updates every minute; repeats as on Kubernetes."""
@@ -109,7 +108,6 @@ def prometheus_config(
     rules_file: Path,
     *,
     alerting: bool = True,
-    scrape_interval: str = SCRAPE_INTERVAL,
     evaluation_interval: str = EVALUATION_INTERVAL,
 ) -> dict:
     """The local ``prometheus.yml`` as a dict.
@@ -124,7 +122,7 @@ def prometheus_config(
     """
     prom: dict[str, Any] = {
         "global": {
-            "scrape_interval": scrape_interval,
+            "scrape_interval": config.scrape_interval,
             "evaluation_interval": evaluation_interval,
         },
         "rule_files": [str(rules_file)],
@@ -177,7 +175,7 @@ def grafana_datasources(config: MonitoringConfig, ports: Ports) -> dict:
                 "isDefault": True,
                 "editable": False,
                 # $__rate_interval is computed from the scrape interval.
-                "jsonData": {"timeInterval": SCRAPE_INTERVAL},
+                "jsonData": {"timeInterval": config.scrape_interval},
             }
         ],
     }

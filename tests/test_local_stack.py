@@ -43,6 +43,7 @@ def test_scrape_job_carries_the_servicemonitor_labels():
         "pod": local_pod_name(config),
         "service": config.job,
     }
+    assert prom["global"]["scrape_interval"] == config.scrape_interval
     assert prom["rule_files"] == ["/state/rules.yml"]
     assert prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
         "127.0.0.1:19093"
