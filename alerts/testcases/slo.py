@@ -296,19 +296,19 @@ def _lasts(seconds: float) -> str:
 
 
 def _burn_scenarios(config: MonitoringConfig) -> list[dict]:
-    """Per SLO and burn window: 5 % over its threshold (fires) and 5 % under (does not)."""
+    """Per SLO and burn window: 1 % over its threshold (fires) and 1 % under (does not)."""
     tests = []
     for slo in config.slos:
         name = budget_alert_name(config, slo)
         for burn in config.burn_rate_windows:
             wait = minutes(burn.for_)
             steps = wait + 5
-            for factor, verdict in ((1.05, "fires"), (0.95, "does not fire")):
+            for factor, verdict in ((1.01, "fires"), (0.99, "does not fire")):
                 ratio = Fraction(burn.factor * slo.error_budget * factor)
                 traffic = Traffic.phases((steps, PER_STEP, ratio * PER_STEP))
                 # The ratio is measurable (two samples) from minute 1: the alert is active at
-                # 1m and fires at 1m + for; check a minute before and a minute after.
-                before, after = wait, wait + 2
+                # 1m and fires at 1m + for exactly; check then and a minute before.
+                before, after = wait, wait + 1
                 tests.append(
                     {
                         "name": (
