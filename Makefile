@@ -36,7 +36,7 @@ $(TOOLS_VENV)/.installed: Makefile
 tools: $(TOOLS_VENV)/.installed ## Create the checkov tool environment
 
 # --- run ---------------------------------------------------------------------------------------
-run: venv ## Run the app (the production server)
+run: venv ## Run the app (the production server; the local stack arrives with its issue)
 	exec $(VENV)/bin/gunicorn --config python:app.gunicorn_conf
 
 serve: venv ## Run the production server in the foreground (same command as the image's CMD)
@@ -59,3 +59,24 @@ test-fast: venv ## Unit tests only (no processes started)
 
 clean: ## Remove the virtual environments and caches
 	rm -rf $(VENV) $(TOOLS_VENV) .pytest_cache .ruff_cache
+
+# --- benchmark ---------------------------------------------------------------------------------
+bench: venv ## Throughput, p99, /metrics latency and PSS of the production command (needs wrk)
+	$(PY) -m tests.benchmark.run
+
+# --- dashboards --------------------------------------------------------------------------------
+# Sources: dashboards/*.dashboard.py (grafanalib). Outputs (committed): dashboards/generated/*.json
+# and k8s/dashboards/ (sidecar ConfigMaps + kustomization). tests/test_dashboards.py fails when
+# they differ from a fresh generation; `$(PY) -m dashboards.generate --check` says which.
+dashboards: venv ## Regenerate the Grafana dashboard JSON and their sidecar ConfigMaps
+	$(PY) -m dashboards.generate
+
+# --- terraform ---------------------------------------------------------------------------------
+# Offline checks of terraform/ (no AWS account, no network): see README, section "terraform".
+.PHONY: tf-check tf-fmt
+
+tf-check: venv tools ## terraform fmt/validate/test (mocked AWS) and checkov on terraform/
+	$(PY) -m pytest -m terraform -v
+
+tf-fmt: ## Rewrite terraform/ in `terraform fmt` style
+	terraform fmt -recursive terraform

@@ -109,6 +109,7 @@ class MonitoringConfig:
     # --- HPA (Kubernetes only) ---------------------------------------------------------------
     hpa_enabled: bool = True
     hpa_name: str = "demo-app"
+    deployment_name: str = "demo-app"  # kube-state-metrics' ``deployment`` label
     hpa_min_replicas: int = 2
     hpa_max_replicas: int = 10
     hpa_cpu_target_percent: int = 70  # of the container's CPU *request*
@@ -157,6 +158,13 @@ class MonitoringConfig:
         default_factory=lambda: {"overview": "demo-app-overview", "slo": "demo-app-slo"}
     )
     grafana_datasource_uid: str = "prometheus"
+    # The Grafana sidecar (kube-prometheus-stack's grafana.sidecar.dashboards) loads ConfigMaps
+    # carrying this label and value (the chart's defaults); it files a dashboard in the Grafana
+    # folder named by the annotation only when the chart sets ``folderAnnotation`` to this name
+    # and ``provider.foldersFromFilesStructure: true`` (the subchart's default is null/false).
+    grafana_dashboard_label: str = "grafana_dashboard"
+    grafana_dashboard_label_value: str = "1"
+    dashboard_folder_annotation: str = "grafana_folder"
 
     # --- derived -----------------------------------------------------------------------------
     @property
@@ -169,6 +177,11 @@ class MonitoringConfig:
         """A ``route`` matcher that keeps API routes only (probes and /metrics excluded)."""
         excluded = "|".join(metric_names.NON_API_ROUTES)
         return f'route!~"{excluded}"'
+
+    @property
+    def server_error_matcher(self) -> str:
+        """A ``status`` matcher that keeps server errors (5xx), the bad events of availability."""
+        return 'status=~"5.."'
 
     def slo_windows(self) -> tuple[str, ...]:
         """Every window an SLO error ratio is recorded over: the burn-rate windows and the period.

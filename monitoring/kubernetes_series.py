@@ -1,77 +1,102 @@
-"""Series the rules and dashboards may use that do not come from the app itself.
+"""The series that do not come from the app but that alerts and dashboards may query.
 
-The app's own names live in ``app.metric_names``; everything else a query reads must be listed
-here, so that the dashboards and the e2e tests can check every selector against one allow-list
-(a typo or a series that no longer exists then fails a test instead of a silent empty panel).
+The app's own names live in ``app.metric_names``; this project's recording rules are named by
+``monitoring.config.slo_error_ratio_record``. Everything else a query may use is on the short
+``ALLOWED`` list below, so a test can reject a typo or a series nobody scrapes.
 
-Sources: kube-state-metrics 2.x ``docs/metrics/workload/horizontalpodautoscaler-metrics.md``
-(``*_target_metric`` since v2.6.0, ``metric_target_type`` one of value|utilization|average, the
-``utilization`` value in percent of the pods' requests), ``pod-metrics.md`` and
-``deployment-metrics.md``; cAdvisor (kubelet ``/metrics/cadvisor``) for the container series.
+Sources (kube-prometheus-stack scrapes all of them by default):
+
+- cAdvisor, through the kubelet's ``/metrics/cadvisor`` (labels ``namespace``, ``pod``,
+  ``container``; the pod-level cgroup has ``container=""`` and must be excluded when summing
+  containers, see ``CADVISOR_CONTAINERS``).
+- kube-state-metrics v2 (labels ``namespace`` plus the object: ``pod``/``container``,
+  ``deployment`` or ``horizontalpodautoscaler``; resource series add ``resource`` and ``unit``).
+- Prometheus itself: ``up`` (one per scraped target, 1 when the scrape succeeded) and ``ALERTS``
+  (one per pending or firing alert, labels ``alertname``, ``alertstate`` and the alert's labels).
 """
 
 from __future__ import annotations
 
-# --- Prometheus itself ---------------------------------------------------------------------------
-UP = "up"
-"""Synthetic series per scrape target: 1 when the last scrape succeeded, else 0."""
-
-# --- kube-state-metrics: HorizontalPodAutoscaler (labels namespace, horizontalpodautoscaler) ----
-HPA_CURRENT_REPLICAS = "kube_horizontalpodautoscaler_status_current_replicas"
-HPA_DESIRED_REPLICAS = "kube_horizontalpodautoscaler_status_desired_replicas"
-HPA_MIN_REPLICAS = "kube_horizontalpodautoscaler_spec_min_replicas"
-HPA_MAX_REPLICAS = "kube_horizontalpodautoscaler_spec_max_replicas"
-HPA_SPEC_TARGET_METRIC = "kube_horizontalpodautoscaler_spec_target_metric"
-"""The target per metric (labels metric_name, metric_target_type); utilization in percent."""
-HPA_STATUS_TARGET_METRIC = "kube_horizontalpodautoscaler_status_target_metric"
-"""The current value per metric (labels metric_name, metric_target_type); utilization in percent."""
-HPA_STATUS_CONDITION = "kube_horizontalpodautoscaler_status_condition"
-
-# --- kube-state-metrics: pods and deployments ----------------------------------------------------
-POD_STATUS_READY = "kube_pod_status_ready"
-POD_CONTAINER_RESTARTS = "kube_pod_container_status_restarts_total"
-POD_CONTAINER_REQUESTS = "kube_pod_container_resource_requests"
-"""Labels resource (cpu in cores, memory in bytes), unit."""
-POD_CONTAINER_LIMITS = "kube_pod_container_resource_limits"
-DEPLOYMENT_REPLICAS_AVAILABLE = "kube_deployment_status_replicas_available"
-DEPLOYMENT_SPEC_REPLICAS = "kube_deployment_spec_replicas"
-
-# --- cAdvisor ------------------------------------------------------------------------------------
-CONTAINER_CPU_USAGE_SECONDS = "container_cpu_usage_seconds_total"
+# --- cAdvisor -------------------------------------------------------------------------------------
+CONTAINER_CPU_USAGE = "container_cpu_usage_seconds_total"
+"""Counter, CPU time used by a container, seconds (rate() = cores)."""
 CONTAINER_MEMORY_WORKING_SET = "container_memory_working_set_bytes"
-CONTAINER_CPU_THROTTLED_PERIODS = "container_cpu_cfs_throttled_periods_total"
-CONTAINER_CPU_PERIODS = "container_cpu_cfs_periods_total"
+"""Gauge, a container's working set, bytes (what the kubelet and metrics-server report)."""
 
-KUBE_STATE_METRICS_JOB_SERIES = (
+# --- kube-state-metrics ---------------------------------------------------------------------------
+POD_CONTAINER_RESOURCE_REQUESTS = "kube_pod_container_resource_requests"
+"""Gauge, a container's request; label ``resource`` (``cpu`` in cores, ``memory`` in bytes)."""
+POD_CONTAINER_RESOURCE_LIMITS = "kube_pod_container_resource_limits"
+"""Gauge, a container's limit; label ``resource`` (``cpu`` in cores, ``memory`` in bytes)."""
+POD_CONTAINER_RESTARTS = "kube_pod_container_status_restarts_total"
+"""Counter, restarts of a container."""
+DEPLOYMENT_SPEC_REPLICAS = "kube_deployment_spec_replicas"
+"""Gauge, the replicas a Deployment wants (set by the HPA when one scales it)."""
+DEPLOYMENT_AVAILABLE_REPLICAS = "kube_deployment_status_replicas_available"
+"""Gauge, a Deployment's available replicas (ready for at least ``minReadySeconds``)."""
+HPA_CURRENT_REPLICAS = "kube_horizontalpodautoscaler_status_current_replicas"
+"""Gauge, the replicas the HPA last observed."""
+HPA_DESIRED_REPLICAS = "kube_horizontalpodautoscaler_status_desired_replicas"
+"""Gauge, the replicas the HPA last computed from its metrics."""
+HPA_MIN_REPLICAS = "kube_horizontalpodautoscaler_spec_min_replicas"
+"""Gauge, the HPA's ``minReplicas``."""
+HPA_MAX_REPLICAS = "kube_horizontalpodautoscaler_spec_max_replicas"
+"""Gauge, the HPA's ``maxReplicas``."""
+HPA_SPEC_TARGET_METRIC = "kube_horizontalpodautoscaler_spec_target_metric"
+"""Gauge, the HPA's target per metric (labels ``metric_name``, e.g. ``cpu``, and
+``metric_target_type``: value|utilization|average; utilization in percent of the requests)."""
+HPA_STATUS_TARGET_METRIC = "kube_horizontalpodautoscaler_status_target_metric"
+"""Gauge, the current value the HPA sees per metric (same labels as the spec series; since
+kube-state-metrics v2.6.0)."""
+
+# --- Prometheus -----------------------------------------------------------------------------------
+UP = "up"
+"""Gauge per scrape target: 1 when the last scrape succeeded, else 0."""
+ALERTS = "ALERTS"
+"""Gauge with value 1 per pending or firing alert (label ``alertstate``)."""
+
+ALLOWED = (
+    CONTAINER_CPU_USAGE,
+    CONTAINER_MEMORY_WORKING_SET,
+    POD_CONTAINER_RESOURCE_REQUESTS,
+    POD_CONTAINER_RESOURCE_LIMITS,
+    POD_CONTAINER_RESTARTS,
+    DEPLOYMENT_SPEC_REPLICAS,
+    DEPLOYMENT_AVAILABLE_REPLICAS,
     HPA_CURRENT_REPLICAS,
     HPA_DESIRED_REPLICAS,
     HPA_MIN_REPLICAS,
     HPA_MAX_REPLICAS,
     HPA_SPEC_TARGET_METRIC,
     HPA_STATUS_TARGET_METRIC,
-    HPA_STATUS_CONDITION,
-    POD_STATUS_READY,
-    POD_CONTAINER_RESTARTS,
-    POD_CONTAINER_REQUESTS,
-    POD_CONTAINER_LIMITS,
-    DEPLOYMENT_REPLICAS_AVAILABLE,
+    UP,
+    ALERTS,
+)
+"""Every non-app series a generated query may use."""
+
+KUBERNETES_ONLY = tuple(name for name in ALLOWED if name not in (UP, ALERTS))
+"""The allowed series that exist only on Kubernetes (cAdvisor, kube-state-metrics), not in the
+local stack: rules or panels reading them must be left out of the local configuration."""
+
+WITHOUT_POD_LABEL = (
     DEPLOYMENT_SPEC_REPLICAS,
+    DEPLOYMENT_AVAILABLE_REPLICAS,
+    HPA_CURRENT_REPLICAS,
+    HPA_DESIRED_REPLICAS,
+    HPA_MIN_REPLICAS,
+    HPA_MAX_REPLICAS,
+    HPA_SPEC_TARGET_METRIC,
+    HPA_STATUS_TARGET_METRIC,
+    ALERTS,
 )
-"""Series exported by kube-state-metrics (job ``MonitoringConfig.kube_state_metrics_job``)."""
+"""Allowed series that describe a namespace-level object, not a pod: no ``pod`` label to filter
+on (``ALERTS`` carries only the labels its alert rule keeps)."""
 
-CADVISOR_SERIES = (
-    CONTAINER_CPU_USAGE_SECONDS,
-    CONTAINER_MEMORY_WORKING_SET,
-    CONTAINER_CPU_THROTTLED_PERIODS,
-    CONTAINER_CPU_PERIODS,
-)
-"""Series exported by the kubelet's cAdvisor endpoint (job ``kubelet``)."""
-
-ALLOWED = KUBE_STATE_METRICS_JOB_SERIES + CADVISOR_SERIES
-"""Every Kubernetes-only series name a rule or dashboard of this project may read.
-
-Absent from the local stack (``make run``): anything built on them must be Kubernetes-only.
-"""
-
-PROMETHEUS_SERIES = (UP,)
-"""Series Prometheus synthesises for every target (present on Kubernetes and locally)."""
+# --- label names and matchers ---------------------------------------------------------------------
+DEPLOYMENT_LABEL = "deployment"
+"""kube-state-metrics' label naming the Deployment of ``kube_deployment_*``."""
+HPA_LABEL = "horizontalpodautoscaler"
+"""kube-state-metrics' label naming the HPA of ``kube_horizontalpodautoscaler_*``."""
+CADVISOR_CONTAINERS = 'container!="", container!="POD"'
+"""Keeps real containers: drops cAdvisor's pod-level cgroup (``container=""``) and the pause
+container (``POD``, on older runtimes), so a ``sum by (pod)`` does not count usage twice."""

@@ -57,3 +57,30 @@ def checkov_binary() -> str:
     return require_binary(
         "checkov", str(TOOLS_BIN / "checkov"), hint="run `make tools` to create .venv-tools"
     )
+
+
+@pytest.fixture
+def make_app(tmp_path):
+    """Build an app from keyword settings (readiness immediate, cgroups from a fake v2 tree)."""
+    from app import create_app
+    from app.settings import Settings
+    from tests.support.cgroups import write_v2_tree
+
+    def build(**overrides):
+        defaults = {
+            "readiness_min_uptime_seconds": 0.0,
+            "cgroup_root": write_v2_tree(tmp_path / "cgroup"),
+            "hostname": "test-pod",
+            "app_version": "9.9.9",
+            "app_env": "test",
+        }
+        defaults.update(overrides)
+        return create_app(Settings(**defaults))
+
+    return build
+
+
+@pytest.fixture
+def client(make_app):
+    """A Flask test client on an app with default test settings."""
+    return make_app().test_client()

@@ -1,0 +1,148 @@
+"""The production server: gunicorn's configuration and hooks, the one place it is defined.
+
+``make serve``, the container image's CMD and the local stack all run::
+
+    gunicorn --config python:app.gunicorn_conf
+
+Settings come from the environment (``app.settings``). This module, imported once by the gunicorn
+master before anything else, prepares what every worker must share:
+
+* ``PROMETHEUS_MULTIPROC_DIR`` is set *before* prometheus_client is imported (its multiprocess
+  mode is chosen at import), created if missing, and wiped when the server starts, so a server
+  restarted on the same directory starts clean;
+* the server's start time and the master's pid go into the environment that every worker,
+  respawned ones included, inherits: uptime and readiness count from the master's start;
+* ``child_exit`` marks a dead worker's gauge files, as prometheus_client's docs require.
+
+Graceful shutdown. Stock gunicorn closes its listeners at once on SIGTERM. Here the master's
+SIGTERM handler instead (1) creates the shutdown marker, so ``/readiness`` answers 503 from every
+worker at once, (2) keeps serving new and in-flight requests for ``SHUTDOWN_DRAIN_SECONDS`` (a
+second line of defence behind the Deployment's preStop sleep, while endpoints are removed), then
+(3) runs gunicorn's normal graceful stop: listeners closed, workers finish in-flight requests
+within ``GUNICORN_GRACEFUL_TIMEOUT``, exit status 0. A second SIGTERM skips the rest of the
+drain. This replaces ``Arbiter.handle_term`` and wraps ``Arbiter.manage_workers`` (called by the
+master loop about once a second), internals of gunicorn 27.0 - which is why gunicorn is pinned.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from app.settings import Settings, SettingsError
+
+try:
+    _settings = Settings.from_env()
+except SettingsError as _error:
+    # One JSON line, like every other line the server writes, then a non-zero exit.
+    import json
+    from datetime import UTC, datetime
+
+    _line = {
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "level": "critical",
+        "logger": "app.settings",
+        "event": str(_error),
+    }
+    print(json.dumps(_line), flush=True)
+    sys.exit(2)
+
+_multiproc_dir = _settings.multiproc_dir or Path(tempfile.gettempdir()) / (
+    f"demo-app-metrics-{_settings.port}"
+)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_multiproc_dir)
+# setdefault: a configuration reload (SIGHUP) re-imports this module but is no restart.
+os.environ.setdefault("DEMO_APP_SERVER_STARTED_AT", repr(time.time()))
+os.environ.setdefault("DEMO_APP_MASTER_PID", str(os.getpid()))
+_multiproc_dir.mkdir(parents=True, exist_ok=True)
+
+from prometheus_client import multiprocess  # noqa: E402 - must follow PROMETHEUS_MULTIPROC_DIR
+
+from app import container  # noqa: E402
+from app.lifecycle import CPU_SAMPLES, SHUTDOWN_MARKER  # noqa: E402
+from app.logging import gunicorn_logconfig  # noqa: E402
+
+# --- gunicorn settings ---------------------------------------------------------------------------
+wsgi_app = "app:create_app()"
+bind = [f"{os.environ.get('HOST', '0.0.0.0')}:{_settings.port}"]  # noqa: S104 - a pod's port
+workers = _settings.web_concurrency
+worker_class = "gthread"
+threads = _settings.threads
+# Load the app once in the master: workers share its pages (copy-on-write), which keeps the pod's
+# memory - and so the HPA's memory utilization - low. prometheus_client resets its values on fork.
+preload_app = True
+timeout = 30
+graceful_timeout = math.ceil(_settings.graceful_timeout_seconds)
+keepalive = 5
+# The app writes one access line per request itself (route, request id); gunicorn's is off.
+accesslog = None
+errorlog = "-"
+loglevel = _settings.log_level.lower()
+logconfig_dict = gunicorn_logconfig(_settings.log_level)
+# gunicorn 27's control socket starts a thread and a socket file in the master: not needed.
+control_socket_disable = True
+proc_name = "demo-app"
+
+_CPU_SAMPLE_INTERVAL_SECONDS = 5.0
+
+
+def on_starting(server) -> None:
+    """Master start: empty the multiprocess directory, take a CPU baseline, install the drain."""
+    for entry in _multiproc_dir.iterdir():
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    cpu_window = container.CpuWindow(_multiproc_dir / CPU_SAMPLES)
+    master_pid = int(os.environ["DEMO_APP_MASTER_PID"])
+
+    def sample_cpu() -> None:
+        figures = container.read_figures(_settings.cgroup_root, master_pid)
+        cpu_window.record(figures.cpu_usage_seconds)
+
+    sample_cpu()
+    _install_drain(server, sample_cpu)
+    server.log.info(
+        "server starting",
+        extra={"multiproc_dir": str(_multiproc_dir), "workers": workers, "threads": threads},
+    )
+
+
+def child_exit(server, worker) -> None:
+    """A worker exited (normally, recycled or killed): retire its live-gauge files."""
+    multiprocess.mark_process_dead(worker.pid, str(_multiproc_dir))
+
+
+def _install_drain(server, sample_cpu) -> None:
+    """Replace the master's SIGTERM handling with mark-unready, drain, then graceful stop."""
+    original_manage_workers = server.manage_workers
+    drain = {"deadline": None, "next_sample": 0.0}
+
+    def handle_term() -> None:
+        if drain["deadline"] is not None:
+            server.log.info("second SIGTERM: ending the drain now")
+            raise StopIteration
+        (_multiproc_dir / SHUTDOWN_MARKER).touch()
+        drain["deadline"] = time.monotonic() + _settings.shutdown_drain_seconds
+        server.log.info(
+            "SIGTERM: readiness now 503; serving for %.1f s, then stopping gracefully",
+            _settings.shutdown_drain_seconds,
+        )
+
+    def manage_workers() -> None:
+        now = time.monotonic()
+        if drain["deadline"] is not None and now >= drain["deadline"]:
+            server.log.info("drain over: closing listeners, stopping workers gracefully")
+            raise StopIteration  # gunicorn's run loop answers with halt(): a graceful stop
+        original_manage_workers()
+        if now >= drain["next_sample"]:
+            drain["next_sample"] = now + _CPU_SAMPLE_INTERVAL_SECONDS
+            sample_cpu()
+
+    server.handle_term = handle_term
+    server.manage_workers = manage_workers

@@ -1,0 +1,200 @@
+"""Prometheus metrics: the request instrumentation and the ``/metrics`` exposition.
+
+Follows prometheus_client's multiprocess rules: request metrics are Counter/Histogram objects
+whose values live in ``PROMETHEUS_MULTIPROC_DIR`` (one mmap file per worker, summed at scrape
+time, kept after a worker dies so no count is lost); every scrape builds a fresh registry with a
+``MultiProcessCollector``. Server- and container-wide figures (uptime, readiness, info, CPU and
+memory) are *not* per-worker values: ``ServerCollector`` computes them at scrape time from shared
+state (the master's start time, the shutdown marker, the cgroup files), so each is one series with
+the same value whichever worker answers - never per-pid, never multiplied by the worker count.
+
+Names come from ``app.metric_names``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+from app import container, metric_names
+from app.lifecycle import ServerState
+
+__all__ = ["CONTENT_TYPE_PLAIN_0_0_4", "RequestMetrics", "ServerCollector", "render"]
+
+STANDARD_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"}
+)
+
+
+@dataclass(frozen=True)
+class RequestMetrics:
+    """The RED metric objects of one app instance (not registered on the global registry)."""
+
+    requests: Counter
+    duration: Histogram
+
+    @classmethod
+    def create(cls) -> RequestMetrics:
+        """Create the request counter and duration histogram (no registry: exposition adds)."""
+        return cls(
+            requests=Counter(
+                metric_names.HTTP_REQUESTS,
+                "HTTP requests finished, by method, route (URL rule) and status code.",
+                ["method", "route", "status"],
+                registry=None,
+            ),
+            duration=Histogram(
+                metric_names.HTTP_REQUEST_DURATION,
+                "HTTP request duration in seconds, by method and route (URL rule).",
+                ["method", "route"],
+                buckets=metric_names.HTTP_DURATION_BUCKETS,
+                registry=None,
+            ),
+        )
+
+    def observe(self, method: str, route: str, status: int, duration_seconds: float) -> None:
+        """Count one finished request and its duration (seconds)."""
+        method = method if method in STANDARD_METHODS else metric_names.METHOD_OTHER
+        self.requests.labels(method, route, str(status)).inc()
+        self.duration.labels(method, route).observe(duration_seconds)
+
+
+class ServerCollector(Collector):
+    """Scrape-time figures shared by the whole server: the design's five and the container's.
+
+    Args:
+        state: start time and shutdown state (readiness, uptime).
+        version, env: the ``demo_app_info`` labels.
+        cgroup_root: the cgroup tree to read (``/sys/fs/cgroup`` in a pod).
+        cpu_window: turns the CPU counter into a recent-window percentage.
+        master_pid: root of the process tree for the psutil fallback (no cgroup).
+    """
+
+    def __init__(
+        self,
+        state: ServerState,
+        version: str,
+        env: str,
+        cgroup_root: Path,
+        cpu_window: container.CpuWindow,
+        master_pid: int,
+    ) -> None:
+        self.state = state
+        self.version = version
+        self.env = env
+        self.cgroup_root = cgroup_root
+        self.cpu_window = cpu_window
+        self.master_pid = master_pid
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield one gauge (or counter) family per figure; absent limits are not yielded."""
+        yield _gauge(
+            metric_names.UPTIME,
+            "Seconds since the server (gunicorn master) started.",
+            self.state.uptime_seconds(),
+        )
+        yield _gauge(
+            metric_names.READY,
+            "1 when the server is ready for traffic (GET /readiness answers 200), else 0.",
+            1.0 if self.state.ready() else 0.0,
+        )
+        info = GaugeMetricFamily(
+            metric_names.INFO, "Build information; value 1.", labels=["version", "env"]
+        )
+        info.add_metric([self.version, self.env], 1.0)
+        yield info
+        yield from self._container()
+
+    def _container(self) -> Iterator[Metric]:
+        figures = container.read_figures(self.cgroup_root, self.master_pid)
+        cpu_percent = self.cpu_window.percent(
+            figures.cpu_usage_seconds, container.cpu_capacity_cores(figures)
+        )
+        if cpu_percent is not None:
+            yield _gauge(
+                metric_names.CPU_USAGE_PERCENT,
+                "CPU used over the last minute, percent of the container's CPU limit "
+                "(of the host's cores when unlimited).",
+                cpu_percent,
+            )
+        yield _gauge(
+            metric_names.MEMORY_USAGE_PERCENT,
+            "Memory working set, percent of the container's memory limit "
+            "(of the host's memory when unlimited).",
+            container.memory_percent(figures),
+        )
+        yield _gauge(
+            metric_names.MEMORY_USAGE_BYTES,
+            "Memory working set of the container (usage minus inactive file cache), bytes.",
+            figures.memory_working_set_bytes,
+        )
+        if figures.memory_limit_bytes is not None:
+            yield _gauge(
+                metric_names.MEMORY_LIMIT_BYTES,
+                "Memory limit of the container, bytes (absent when unlimited).",
+                figures.memory_limit_bytes,
+            )
+        yield _counter(
+            metric_names.CPU_USAGE_SECONDS,
+            "CPU time consumed by the container, seconds.",
+            figures.cpu_usage_seconds,
+        )
+        if figures.cpu_limit_cores is not None:
+            yield _gauge(
+                metric_names.CPU_LIMIT_CORES,
+                "CPU limit of the container, cores (absent when unlimited).",
+                figures.cpu_limit_cores,
+            )
+        if figures.cpu_periods is not None:
+            yield _counter(
+                metric_names.CPU_PERIODS,
+                "CFS enforcement periods elapsed.",
+                figures.cpu_periods,
+            )
+        if figures.cpu_throttled_periods is not None:
+            yield _counter(
+                metric_names.CPU_THROTTLED_PERIODS,
+                "CFS periods in which the container was throttled.",
+                figures.cpu_throttled_periods,
+            )
+        if figures.cpu_throttled_seconds is not None:
+            yield _counter(
+                metric_names.CPU_THROTTLED_SECONDS,
+                "Time the container was throttled by its CPU quota, seconds.",
+                figures.cpu_throttled_seconds,
+            )
+
+
+def render(
+    request_metrics: RequestMetrics | None,
+    server: ServerCollector,
+    multiproc_dir: Path | None,
+) -> bytes:
+    """Render one scrape in the Prometheus text format from a fresh registry.
+
+    Under gunicorn (``multiproc_dir`` set) the request metrics come from every worker's files
+    through ``MultiProcessCollector``; in a single process from ``request_metrics`` directly.
+    """
+    registry = CollectorRegistry(auto_describe=False)
+    if multiproc_dir is not None:
+        MultiProcessCollector(registry, path=str(multiproc_dir))
+    elif request_metrics is not None:
+        registry.register(request_metrics.requests)
+        registry.register(request_metrics.duration)
+    registry.register(server)
+    return generate_latest(registry)
+
+
+def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, documentation, value=value)
+
+
+def _counter(name: str, documentation: str, value: float) -> CounterMetricFamily:
+    return CounterMetricFamily(name, documentation, value=value)
