@@ -80,3 +80,19 @@ tf-check: venv tools ## terraform fmt/validate/test (mocked AWS) and checkov on 
 
 tf-fmt: ## Rewrite terraform/ in `terraform fmt` style
 	terraform fmt -recursive terraform
+
+# --- alerts ------------------------------------------------------------------------------------
+# Sources: alerts/*.py (rules as data), alerts/testcases/*.py, monitoring/alertmanager.py and
+# monitoring/config.py. Outputs (committed): alerts/generated/<app>.rules.yaml,
+# k8s/<app>-prometheusrule.yaml, alerts/tests/*.test.yaml, monitoring/alertmanager.yaml.
+# tests/test_alerts.py fails when they differ from a fresh generation.
+.PHONY: alerts-test
+
+alerts: venv ## Regenerate the rules, the PrometheusRule, the promtool tests and Alertmanager config
+	$(PY) -m alerts.generate
+
+alerts-test: venv ## promtool check/test the rules, amtool-check the routing (+ the pytest checks)
+	promtool check rules alerts/generated/*.rules.yaml
+	promtool test rules alerts/tests/*.test.yaml
+	amtool check-config monitoring/alertmanager.yaml
+	$(PY) -m pytest tests/test_alerts.py tests/test_alertmanager.py
