@@ -58,7 +58,11 @@ ROUTES = [
 ]
 
 
-@pytest.mark.parametrize(("labels", "receiver"), ROUTES, ids=[r for _, r in ROUTES])
+@pytest.mark.parametrize(
+    ("labels", "receiver"),
+    ROUTES,
+    ids=[f"{labels['alertname']}-{receiver}" for labels, receiver in ROUTES],
+)
 def test_amtool_routes_each_severity_to_its_receiver(labels, receiver):
     """`amtool config routes test` resolves exactly the intended receiver."""
     args = [f"{k}={v}" for k, v in {**labels, "namespace": CONFIG.namespace}.items()]

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -58,7 +59,7 @@ def test_generated_files_equal_a_fresh_generation():
 def test_generate_check_mode_reports_fresh_outputs():
     """`python -m alerts.generate --check` exits 0 on the committed tree."""
     result = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "python"), "-m", "alerts.generate", "--check"],
+        [sys.executable, "-m", "alerts.generate", "--check"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -11,6 +11,12 @@ and evaluations fall on samples (no extrapolation at the end): both sides of eac
 the plain differences of the counters. Ratios are compared as ``round(ratio * 1e6)`` because
 promtool compares floats exactly; the generator refuses scenarios where a ratio sits within
 1e-9 of an alert threshold or of a rounding edge, so the tests cannot be flaky.
+
+Range semantics: the model counts the sample at the window's start (closed ranges, Prometheus 2.x,
+whose promtool 2.42 runs these tests). Prometheus 3 ranges are left-open: the start sample drops
+out and ``rate`` extrapolates instead. Constant-ratio scenarios (records, burn thresholds, idle)
+give the same values under both; the outage and long-window scenarios, whose ratios change over
+time, would differ slightly under a promtool 3.x.
 """
 
 from __future__ import annotations
