@@ -181,3 +181,19 @@ run: venv ## The whole stack on 127.0.0.1: app, Prometheus, Alertmanager, webhoo
 
 traffic: venv ## Send a realistic request mix to the local app (TRAFFIC_RATE=5 requests/s)
 	exec $(PY) -m monitoring.traffic
+
+# --- alerts ------------------------------------------------------------------------------------
+# Sources: alerts/*.py (rules as data), alerts/testcases/*.py, monitoring/alertmanager.py and
+# monitoring/config.py. Outputs (committed): alerts/generated/<app>.rules.yaml,
+# k8s/<app>-prometheusrule.yaml, alerts/tests/*.test.yaml, monitoring/alertmanager.yaml.
+# tests/test_alerts.py fails when they differ from a fresh generation.
+.PHONY: alerts-test
+
+alerts: venv ## Regenerate the rules, the PrometheusRule, the promtool tests and Alertmanager config
+	$(PY) -m alerts.generate
+
+alerts-test: venv ## promtool check/test the rules, amtool-check the routing (+ the pytest checks)
+	promtool check rules alerts/generated/*.rules.yaml
+	promtool test rules alerts/tests/*.test.yaml
+	amtool check-config monitoring/alertmanager.yaml
+	$(PY) -m pytest tests/test_alerts.py tests/test_alertmanager.py

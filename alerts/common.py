@@ -16,10 +16,6 @@ from monitoring.config import MonitoringConfig
 SEVERITIES = ("critical", "warning", "info")
 """Allowed values of an alert's ``severity`` label (the Alertmanager routes match on them)."""
 
-SERVER_ERROR_STATUS = "5.."
-"""``status`` regex of a failed request (availability SLI and the 5xx ratio): server errors only;
-4xx are the client's fault and do not spend the error budget."""
-
 
 def alert_prefix(config: MonitoringConfig) -> str:
     """CamelCase alert-name prefix from ``config.app_name``: ``demo-app`` -> ``DemoApp``."""

@@ -8,7 +8,7 @@ yields a ratio of 1 and fires.
 
 from __future__ import annotations
 
-from alerts.common import SERVER_ERROR_STATUS, alert, alert_prefix, group, number, selector
+from alerts.common import alert, alert_prefix, group, number, selector
 from app import metric_names
 from monitoring.config import MonitoringConfig
 
@@ -21,7 +21,7 @@ def rules(config: MonitoringConfig) -> list[dict]:
     """The 5xx ratio and p99 latency alerts over ``config.rate_window``."""
     prefix = alert_prefix(config)
     api = selector(config, config.api_route_matcher)
-    errors = selector(config, config.api_route_matcher, f'status=~"{SERVER_ERROR_STATUS}"')
+    errors = selector(config, config.api_route_matcher, config.server_error_matcher)
     window = config.rate_window
     requests = metric_names.HTTP_REQUESTS
     return [

@@ -28,7 +28,6 @@ while the page fires.
 from __future__ import annotations
 
 from alerts.common import (
-    SERVER_ERROR_STATUS,
     alert,
     alert_prefix,
     group,
@@ -57,7 +56,7 @@ def error_ratio_expr(config: MonitoringConfig, slo: SLO, window: str) -> str:
     api = selector(config, config.api_route_matcher)
     total = f"sum by ({SERVICE_LABELS}) (rate({_total_series(slo)}{api}[{window}]))"
     if slo.latency_threshold_seconds is None:
-        errors = selector(config, config.api_route_matcher, f'status=~"{SERVER_ERROR_STATUS}"')
+        errors = selector(config, config.api_route_matcher, config.server_error_matcher)
         bad = (
             f"sum by ({SERVICE_LABELS}) (rate({metric_names.HTTP_REQUESTS}{errors}[{window}]))\n"
             f"  or\n  0 * {total}"

@@ -8,8 +8,9 @@ evaluating the rules' PromQL. Expected annotation texts are spelled out in full,
 template or a wrongly rendered value fails.
 
 Timing convention: a condition that holds from the first sample (t=0) is active at 0 and fires
-at ``for``; one that needs a rate (two samples) is active at 1m and fires at ``1m + for``. Tests
-check one minute after the firing time and one minute before it (shorter than ``for:``).
+at ``for``; one that needs a rate (two samples) is active at 1m and fires at ``1m + for``.
+promtool evaluates exactly on the minute, so tests check the very minute an alert starts firing
+and the minute before (shorter than ``for:``): a ``for:`` off by one minute fails.
 
 ``render_all`` writes one ``<area>.test.yaml`` per module, referring to the rules file by a
 relative path (promtool resolves ``rule_files`` against the test file's folder).

@@ -43,7 +43,7 @@ def _metrics_absent(config: MonitoringConfig, prefix: str) -> list[dict]:
             runbook(config, name),
         )
     ]
-    checks = [alert_check(wait - 1, name, []), alert_check(wait + 1, name, firing)]
+    checks = [alert_check(wait - 1, name, []), alert_check(wait, name, firing)]
     pods = [pod_labels(config, i) for i in range(2)]
     other_job = {"job": "some-other-job", "namespace": config.namespace}
     return [
@@ -158,7 +158,7 @@ def _not_ready(config: MonitoringConfig, prefix: str) -> list[dict]:
             ],
             "alert_rule_test": [
                 alert_check(budget - 1, name, []),
-                alert_check(budget + 1, name, firing),
+                alert_check(budget, name, firing),
             ],
         }
     ]
@@ -198,7 +198,7 @@ def _too_few_ready(config: MonitoringConfig, prefix: str) -> list[dict]:
             "input_series": readiness(ready),
             "alert_rule_test": [
                 alert_check(wait - 1, name, []),
-                alert_check(wait + 1, name, firing),
+                alert_check(wait, name, firing),
             ],
         },
         {

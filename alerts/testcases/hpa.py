@@ -90,7 +90,7 @@ def build(config: MonitoringConfig) -> list[TestFile]:
                     "input_series": _hpa_series(config, at_max, over, memory_ok, steps),
                     "alert_rule_test": [
                         alert_check(wait - 1, name, []),
-                        alert_check(wait + 1, name, firing),
+                        alert_check(wait, name, firing),
                     ],
                 },
                 {

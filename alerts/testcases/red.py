@@ -39,24 +39,24 @@ def requests(
 
 
 def histogram(
-    config: MonitoringConfig, pod: int, route: str, upper: float, per_minute: float, steps: int
+    config: MonitoringConfig, pod: int, route: str, per_bucket: dict[float, float], steps: int
 ) -> list[dict]:
-    """Duration histogram series with every request in the bucket ending at ``upper`` seconds.
+    """Duration histogram series: ``per_bucket`` maps a bucket's upper bound (seconds, may be
+    ``inf``) to the requests per minute that land in that bucket.
 
-    ``le`` is spelled as the app (prometheus_client) exposes it; ``upper`` may be ``inf``.
+    ``le`` is spelled as the app (prometheus_client) exposes it.
     """
     labels = {**pod_labels(config, pod), "method": "GET", "route": route}
     name = metric_names.HTTP_REQUEST_DURATION
     out = []
     for edge in (*metric_names.HTTP_DURATION_BUCKETS, float("inf")):
         bucket = {**labels, "le": floatToGoString(edge)}
+        cumulative = sum(n for upper, n in per_bucket.items() if upper <= edge)
         out.append(
-            {
-                "series": series(f"{name}_bucket", bucket),
-                "values": counter(per_minute if edge >= upper else 0, steps),
-            }
+            {"series": series(f"{name}_bucket", bucket), "values": counter(cumulative, steps)}
         )
-    out.append({"series": series(f"{name}_count", labels), "values": counter(per_minute, steps)})
+    total = sum(per_bucket.values())
+    out.append({"series": series(f"{name}_count", labels), "values": counter(total, steps)})
     return out
 
 
@@ -65,7 +65,7 @@ def _error_ratio(config: MonitoringConfig, prefix: str) -> list[dict]:
     wait = minutes(config.error_ratio_for)
     steps = 2 * wait + 5
     threshold = config.error_ratio_warning
-    ratio = min(2 * threshold, (1 + threshold) / 2)
+    above, below = threshold * 1.02, threshold * 0.98
 
     def firing(value: float) -> list[dict]:
         return [
@@ -86,23 +86,32 @@ def _error_ratio(config: MonitoringConfig, prefix: str) -> list[dict]:
     healthz, metrics = metric_names.ROUTE_HEALTHZ, metric_names.ROUTE_METRICS
     return [
         {
-            "name": f"{name}: {humanize_percentage(ratio)} of API requests fail",
+            "name": f"{name}: {humanize_percentage(above)} of API requests fail",
             "interval": "1m",
             "input_series": [
-                requests(config, 0, API_ROUTE, 200, PER_MINUTE * (1 - ratio), steps),
-                requests(config, 0, API_ROUTE, 500, PER_MINUTE * ratio, steps),
+                requests(config, 0, API_ROUTE, 200, PER_MINUTE * (1 - above), steps),
+                requests(config, 0, API_ROUTE, 500, PER_MINUTE * above, steps),
                 requests(config, 0, healthz, 200, PER_MINUTE, steps),
             ],
             "alert_rule_test": [
-                alert_check(1 + wait - 1, name, []),
-                alert_check(1 + wait + 1, name, firing(ratio)),
+                alert_check(wait, name, []),
+                alert_check(1 + wait, name, firing(above)),
             ],
+        },
+        {
+            "name": f"{name}: {humanize_percentage(below)}, just under the threshold",
+            "interval": "1m",
+            "input_series": [
+                requests(config, 0, API_ROUTE, 200, PER_MINUTE * (1 - below), steps),
+                requests(config, 0, API_ROUTE, 500, PER_MINUTE * below, steps),
+            ],
+            "alert_rule_test": [alert_check(steps, name, [])],
         },
         {
             "name": f"{name}: an outage where every API request fails",
             "interval": "1m",
             "input_series": [requests(config, 0, API_ROUTE, 503, PER_MINUTE, steps)],
-            "alert_rule_test": [alert_check(1 + wait + 1, name, firing(1.0))],
+            "alert_rule_test": [alert_check(1 + wait, name, firing(1.0))],
         },
         {
             "name": f"{name}: ratio of sums below the threshold; failing probes do not count",
@@ -134,15 +143,19 @@ def _latency(config: MonitoringConfig, prefix: str) -> list[dict]:
     steps = 2 * wait + 5
     threshold = config.latency_p99_warning_seconds
     edges = (0.0, *metric_names.HTTP_DURATION_BUCKETS)
-    # Slow case: every request in the first bucket starting at or above the threshold.
+    # The bucket (low, high] just above the threshold, and (lower, at] just at or below it.
     slow_index = next(i for i, e in enumerate(edges) if e >= threshold)
-    if slow_index + 1 >= len(edges):
-        raise ValueError(f"latency threshold {threshold}s has no finite bucket above it")
+    if slow_index + 1 >= len(edges) or slow_index == 0:
+        raise ValueError(f"latency threshold {threshold}s needs finite buckets on both sides")
     low, high = edges[slow_index], edges[slow_index + 1]
-    # histogram_quantile interpolates linearly inside the bucket holding the quantile's rank.
-    p99 = low + (high - low) * LATENCY_QUANTILE
-    # Fast case: every request in the last bucket ending at or below the threshold.
-    fast_upper = max(e for e in edges if e <= threshold)
+    at = max(e for e in edges if e <= threshold)
+    lower = edges[edges.index(at) - 1]
+    # Just above: (q + 0.1 %) of the requests at or below `low`, the rest in (low, high]. The
+    # quantile's rank q*N then falls 0.1 % of N into the slow bucket, and histogram_quantile
+    # interpolates linearly inside it: low + (high - low) * 0.1 % / (1 - q + 0.1 %).
+    share_fast = LATENCY_QUANTILE - 0.001
+    slow = {low: PER_MINUTE * share_fast, high: PER_MINUTE * (1 - share_fast)}
+    p99 = low + (high - low) * 0.001 / (1 - share_fast)
     firing = [
         expected_alert(
             {"job": config.job, "namespace": config.namespace, "severity": "warning"},
@@ -154,29 +167,30 @@ def _latency(config: MonitoringConfig, prefix: str) -> list[dict]:
             runbook(config, name),
         )
     ]
-    slow_probe = histogram(config, 1, metric_names.ROUTE_HEALTHZ, float("inf"), PER_MINUTE, steps)
+    # Just below: every request in (lower, at]: p99 = lower + (at - lower) * q < at <= threshold.
+    fast = {at: PER_MINUTE}
+    slow_probe = histogram(config, 1, metric_names.ROUTE_HEALTHZ, {float("inf"): PER_MINUTE}, steps)
     return [
         {
-            "name": f"{name}: every API request in the bucket ({low:g}s, {high:g}s]",
+            "name": f"{name}: p99 just above the threshold ({humanize_duration(p99)})",
             "interval": "1m",
-            "input_series": histogram(config, 0, API_ROUTE, high, PER_MINUTE, steps)
-            + histogram(config, 1, API_ROUTE, high, PER_MINUTE, steps),
+            "input_series": histogram(config, 0, API_ROUTE, slow, steps)
+            + histogram(config, 1, API_ROUTE, slow, steps),
             "alert_rule_test": [
-                alert_check(1 + wait - 1, name, []),
-                alert_check(1 + wait + 1, name, firing),
+                alert_check(wait, name, []),
+                alert_check(1 + wait, name, firing),
             ],
         },
         {
-            "name": f"{name}: p99 just under the threshold; slow probes do not count",
+            "name": f"{name}: every request in ({lower:g}s, {at:g}s]; slow probes do not count",
             "interval": "1m",
-            "input_series": histogram(config, 0, API_ROUTE, fast_upper, PER_MINUTE, steps)
-            + slow_probe,
+            "input_series": histogram(config, 0, API_ROUTE, fast, steps) + slow_probe,
             "alert_rule_test": [alert_check(steps, name, [])],
         },
         {
             "name": f"{name}: an idle service (no requests, NaN quantile) does not fire",
             "interval": "1m",
-            "input_series": histogram(config, 0, API_ROUTE, high, 0, steps),
+            "input_series": histogram(config, 0, API_ROUTE, {high: 0}, steps),
             "alert_rule_test": [alert_check(steps, name, [])],
         },
     ]

@@ -27,9 +27,9 @@ def _usage_tests(
     summary: str,
     description: str,
 ) -> list[dict]:
-    """Pod 0 halfway between the threshold and 100 %, pod 1 exactly at it, pod 2 just below."""
+    """Pod 0 just above the threshold, pod 1 exactly at it, pod 2 just below."""
     wait = minutes(for_)
-    high = (threshold_percent + 100) / 2
+    high = threshold_percent + min(1.0, (100 - threshold_percent) / 2)
     levels = (high, threshold_percent, threshold_percent * 0.99)
     pods = [pod_labels(config, i) for i in range(len(levels))]
     hot = pods[0]["pod"]
@@ -51,7 +51,7 @@ def _usage_tests(
             ],
             "alert_rule_test": [
                 alert_check(wait - 1, name, []),
-                alert_check(wait + 1, name, firing),
+                alert_check(wait, name, firing),
                 alert_check(2 * wait, name, firing),
             ],
         }
