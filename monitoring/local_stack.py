@@ -153,6 +153,8 @@ class LocalStack:
         Raises:
             StackError: a port is busy, a generated config is invalid, or a component does not
                 become ready within ``READY_TIMEOUT_SECONDS`` (its log tail is in the message).
+            ValueError: the monitoring config is inconsistent or the traffic rate out of bounds
+                (``traffic.TrafficError``), before anything starts.
             InterruptedError: ``stop_requested`` was set while starting.
         """
         b = self.binaries
@@ -176,6 +178,12 @@ class LocalStack:
                 f"{' and '.join(missing)} not found on PATH: {INSTALL_HINT}; starting the rest"
             )
 
+        # A bad rate fails here, before anything starts (TrafficError names it).
+        generator = (
+            traffic.TrafficGenerator(self.url("app"), self.traffic_rate)
+            if self.traffic_rate
+            else None
+        )
         wanted = ["app"]
         if have_prometheus:
             wanted.append("prometheus")
@@ -262,8 +270,8 @@ class LocalStack:
             self._wait_ready("prometheus", self.url("prometheus") + "/-/ready")
         if grafana_cmd:
             self._wait_ready("grafana", self.url("grafana") + "/api/health")
-        if self.traffic_rate:
-            self.traffic = traffic.TrafficGenerator(self.url("app"), self.traffic_rate).start()
+        if generator is not None:
+            self.traffic = generator.start()
         return self
 
     def _start_grafana(self, command: tuple[str, ...], home: Path | None) -> None:
@@ -488,9 +496,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"local stack: {error}", file=sys.stderr)
         status = 1
     finally:
-        stack.say("stopping...")
+        started = bool(stack.children)
+        if started:
+            stack.say("stopping...")
         stack.stop()
-        stack.say("stopped.")
+        if started:
+            stack.say("stopped.")
     return status
 
 

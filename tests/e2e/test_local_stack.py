@@ -333,6 +333,38 @@ def test_one_signal_stops_the_whole_stack_and_removes_its_state(tmp_path, sig):
             os.killpg(process.pid, signal.SIGKILL)
 
 
+def test_ctrl_c_while_starting_leaves_nothing_behind(tmp_path):
+    """SIGINT before the stack is up: whatever started is stopped, the state is removed."""
+    prometheus_binaries()
+    ports = Ports.free()
+    env = {**os.environ, **{var: str(getattr(ports, name)) for name, var in PORT_ENV.items()}}
+    env["TMPDIR"] = str(tmp_path)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "monitoring.local_stack", "--no-grafana"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        # Interrupt once the app is being started (its state directory exists).
+        deadline = time.monotonic() + 30
+        while not any(tmp_path.glob("*/app.log")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        children = psutil.Process(process.pid).children(recursive=True)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+        assert process.returncode == 0, output
+        _gone, alive = psutil.wait_procs(children, timeout=5)
+        assert not alive, f"left running: {[p.pid for p in alive]}"
+        assert not list(tmp_path.iterdir()), "state directory not removed"
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
 def test_without_prometheus_it_says_how_to_install_and_still_runs_the_app(tmp_path):
     """PATH without the monitoring binaries: the app runs, the banner says what to install."""
     empty_bin = tmp_path / "bin"
