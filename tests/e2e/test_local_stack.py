@@ -73,7 +73,9 @@ CFS_SERIES = {metric_names.CPU_PERIODS, metric_names.CPU_THROTTLED_PERIODS}
 def expand(expr: str, pod: str) -> str:
     """A dashboard expression with every Grafana variable substituted (fails on any left)."""
     text = expand_variables(expr, namespace=CONFIG.namespace, pod=pod, rate_interval="1m")
-    for name, value in GRAFANA_TIME_VARIABLES.items():
+    # Longest first, so $__range does not eat the start of $__range_s.
+    for name in sorted(GRAFANA_TIME_VARIABLES, key=len, reverse=True):
+        value = GRAFANA_TIME_VARIABLES[name]
         text = text.replace("${" + name + "}", value).replace("$" + name, value)
     assert "$" not in text, f"a Grafana variable is left unsubstituted: {text}"
     return text
