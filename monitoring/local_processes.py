@@ -146,19 +146,23 @@ class WebhookReceiver:
         )
 
     def start(self) -> WebhookReceiver:
+        """Serve from a daemon thread; returns ``self``."""
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Stop serving and close the socket."""
         self._server.shutdown()
         self._server.server_close()
 
     def _record(self, notification: dict) -> None:
-        with self._changed:
+        line = json.dumps(notification, sort_keys=True) + "\n"
+        with self._changed:  # one lock: lines from concurrent posts never interleave
             self.notifications.append(notification)
             self._changed.notify_all()
-        if self._out is not None:
-            print(json.dumps(notification, sort_keys=True), file=self._out, flush=True)
+            if self._out is not None:
+                self._out.write(line)
+                self._out.flush()
 
     def wait_for(self, predicate: Callable[[dict], bool], timeout: float) -> dict | None:
         """The first notification matching ``predicate``, waiting up to ``timeout`` seconds."""
@@ -197,6 +201,7 @@ class Child:
         self._log: IO[bytes] | None = None
 
     def start(self) -> Child:
+        """Start the process in a new session (its own process group); returns ``self``."""
         output: IO[bytes] | None = None
         if not self.passthrough:
             self._log = output = self.log_path.open("ab")
@@ -213,12 +218,15 @@ class Child:
 
     @property
     def pid(self) -> int | None:
+        """The process id (also its process group id), ``None`` before ``start()``."""
         return None if self.process is None else self.process.pid
 
     def running(self) -> bool:
+        """True while the process runs."""
         return self.process is not None and self.process.poll() is None
 
     def returncode(self) -> int | None:
+        """The exit status (negative: killed by that signal), ``None`` while running."""
         return None if self.process is None else self.process.poll()
 
     def terminate(self) -> None:
@@ -246,12 +254,14 @@ class Child:
             self._log = None
 
     def log_tail(self, lines: int = 30) -> str:
+        """The last ``lines`` lines of the log file ("" when logging to the terminal)."""
         if self.passthrough or not self.log_path.is_file():
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
 def http_ok(url: str) -> bool:
+    """True when a GET of ``url`` answers 2xx within 2 s."""
     try:
         with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own http URL
             return 200 <= response.status < 300

@@ -144,6 +144,7 @@ class LocalStack:
 
     @property
     def pod_name(self) -> str:
+        """The local instance's ``pod`` label and ``POD_NAME``."""
         return local_pod_name(self.config)
 
     # --- start ----------------------------------------------------------------------------------
@@ -364,6 +365,7 @@ class LocalStack:
         return "\n".join(lines)
 
     def say(self, message: str) -> None:
+        """Print a status line to ``out``."""
         print(message, file=self.out, flush=True)
 
     def supervise(self) -> int:
