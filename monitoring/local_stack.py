@@ -249,6 +249,8 @@ class LocalStack:
                     f"--config.file={am_yml}",
                     f"--storage.path={state / 'alertmanager'}",
                     f"--web.listen-address={HOST}:{self.ports.alertmanager}",
+                    # Links in notifications point here, not at this machine's host name.
+                    f"--web.external-url={self.url('alertmanager')}",
                     "--cluster.listen-address=",  # empty: no gossip, a single local instance
                 ],
             )
@@ -260,6 +262,7 @@ class LocalStack:
                     f"--config.file={prom_yml}",
                     f"--storage.tsdb.path={state / 'prometheus'}",
                     f"--web.listen-address={HOST}:{self.ports.prometheus}",
+                    f"--web.external-url={self.url('prometheus')}",
                 ],
             )
         if grafana_cmd:

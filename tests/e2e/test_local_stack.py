@@ -391,6 +391,7 @@ def test_without_prometheus_it_says_how_to_install_and_still_runs_the_app(tmp_pa
         ("promtool", ["check", "config"], "scrape_configs: [{job_name: x, scrape_interval: 5}]\n"),
         ("amtool", ["check-config"], "route: {receiver: nobody}\nreceivers: []\n"),
     ],
+    ids=["promtool", "amtool"],
 )
 def test_an_invalid_generated_config_stops_the_start_with_the_checkers_message(
     tmp_path, tool, argv, text
