@@ -115,6 +115,9 @@ class MonitoringConfig:
     hpa_cpu_target_percent: int = 70  # of the container's CPU *request*
     hpa_memory_target_percent: int = 80  # of the container's memory *request*
     hpa_saturated_for: str = "15m"
+    # kube-prometheus-stack scrapes kube-state-metrics under this job name (honorLabels keeps the
+    # HPA's own ``namespace`` label on its series).
+    kube_state_metrics_job: str = "kube-state-metrics"
 
     # --- container resources (Kubernetes; k8s/demo-app-deployment.yaml states the same) -------
     # The HPA's utilization is relative to the requests; the app's *_percent gauges to the limits.
@@ -151,6 +154,12 @@ class MonitoringConfig:
     # An SLO alert needs this many requests per second over the short window, so an idle
     # service (a handful of requests) neither pages on one error nor divides by zero.
     slo_min_request_rate: float = 0.0
+
+    # --- Alertmanager ------------------------------------------------------------------------
+    # The Secret holding receiver credentials (PagerDuty routing key, Slack webhook URL, heartbeat
+    # API key); kube-prometheus-stack mounts it via ``alertmanager.alertmanagerSpec.secrets`` at
+    # ``/etc/alertmanager/secrets/<name>/``. Never committed: created out of band.
+    alertmanager_secret_name: str = "alertmanager-receivers"  # noqa: S105 - a name, no secret
 
     # --- dashboards --------------------------------------------------------------------------
     dashboard_folder: str = "Demo App"

@@ -42,6 +42,12 @@ HPA_MIN_REPLICAS = "kube_horizontalpodautoscaler_spec_min_replicas"
 """Gauge, the HPA's ``minReplicas``."""
 HPA_MAX_REPLICAS = "kube_horizontalpodautoscaler_spec_max_replicas"
 """Gauge, the HPA's ``maxReplicas``."""
+HPA_SPEC_TARGET_METRIC = "kube_horizontalpodautoscaler_spec_target_metric"
+"""Gauge, the HPA's target per metric (labels ``metric_name``, e.g. ``cpu``, and
+``metric_target_type``: value|utilization|average; utilization in percent of the requests)."""
+HPA_STATUS_TARGET_METRIC = "kube_horizontalpodautoscaler_status_target_metric"
+"""Gauge, the current value the HPA sees per metric (same labels as the spec series; since
+kube-state-metrics v2.6.0)."""
 
 # --- Prometheus -----------------------------------------------------------------------------------
 UP = "up"
@@ -61,10 +67,16 @@ ALLOWED = (
     HPA_DESIRED_REPLICAS,
     HPA_MIN_REPLICAS,
     HPA_MAX_REPLICAS,
+    HPA_SPEC_TARGET_METRIC,
+    HPA_STATUS_TARGET_METRIC,
     UP,
     ALERTS,
 )
 """Every non-app series a generated query may use."""
+
+KUBERNETES_ONLY = tuple(name for name in ALLOWED if name not in (UP, ALERTS))
+"""The allowed series that exist only on Kubernetes (cAdvisor, kube-state-metrics), not in the
+local stack: rules or panels reading them must be left out of the local configuration."""
 
 WITHOUT_POD_LABEL = (
     DEPLOYMENT_SPEC_REPLICAS,
@@ -73,6 +85,8 @@ WITHOUT_POD_LABEL = (
     HPA_DESIRED_REPLICAS,
     HPA_MIN_REPLICAS,
     HPA_MAX_REPLICAS,
+    HPA_SPEC_TARGET_METRIC,
+    HPA_STATUS_TARGET_METRIC,
     ALERTS,
 )
 """Allowed series that describe a namespace-level object, not a pod: no ``pod`` label to filter

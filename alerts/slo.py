@@ -1,0 +1,154 @@
+"""SLO recording rules and multi-window, multi-burn-rate alerts (Google SRE workbook, ch. 5).
+
+Recording rules ``slo:sli_error:ratio_rate<window>`` (``monitoring.config.slo_error_ratio_record``)
+hold, for every window of ``config.slo_windows()`` and every SLO, the error ratio 0-1 over API
+routes: one series per SLO labelled ``slo``, ``job``, ``namespace``. Each is a ratio of sums over
+all instances (never an average of per-instance ratios):
+
+- availability: ``sum(rate(5xx)) / sum(rate(all))``;
+- latency: ``(sum(rate(_count)) - sum(rate(_bucket{le=threshold}))) / sum(rate(_count))``, the
+  share of requests slower than the SLO's threshold, which is a bucket edge so the SLI is exact.
+
+Every window, up to the 30-day period, is computed directly from the counters rather than from
+shorter recorded ratios: an average of 5m ratios over 30d weighs a quiet night like a busy day,
+which a ratio of sums does not. The 30d rate reads ~86k samples per series per evaluation,
+affordable for one small service.
+
+Idle service: no requests give 0/0 = NaN, which compares false, so nothing pages, and the
+dashboards show "no data" rather than a fake 0 or 100 %. A service with traffic but no 5xx yet
+has no 5xx series at all: ``or 0 * total`` turns that into an honest 0 instead of no data. An
+outage where every request fails gives a ratio of 1 and pages within minutes.
+
+Burn-rate alerts: one alert name per SLO (``<Prefix><Slo>ErrorBudgetBurn``), one rule per
+``config.burn_rate_windows`` entry labelled ``long_window``/``short_window``; page and ticket
+share the name so Alertmanager's inhibition (same alertname and namespace) mutes the ticket
+while the page fires.
+"""
+
+from __future__ import annotations
+
+from alerts.common import (
+    alert,
+    alert_prefix,
+    group,
+    le_matcher,
+    number,
+    percent_text,
+    promql,
+    record,
+    selector,
+)
+from app import metric_names
+from monitoring.config import SLO, MonitoringConfig, duration_seconds, slo_error_ratio_record
+
+SERVICE_LABELS = "job, namespace"
+
+
+def _total_series(slo: SLO) -> str:
+    """The counter of all events of an SLO (without selector)."""
+    if slo.latency_threshold_seconds is None:
+        return metric_names.HTTP_REQUESTS
+    return f"{metric_names.HTTP_REQUEST_DURATION}_count"
+
+
+def error_ratio_expr(config: MonitoringConfig, slo: SLO, window: str) -> str:
+    """PromQL of an SLO's error ratio (0-1) over ``window``, by job and namespace."""
+    api = selector(config, config.api_route_matcher)
+    total = f"sum by ({SERVICE_LABELS}) (rate({_total_series(slo)}{api}[{window}]))"
+    if slo.latency_threshold_seconds is None:
+        errors = selector(config, config.api_route_matcher, config.server_error_matcher)
+        bad = (
+            f"sum by ({SERVICE_LABELS}) (rate({metric_names.HTTP_REQUESTS}{errors}[{window}]))\n"
+            f"  or\n  0 * {total}"
+        )
+    else:
+        fast = selector(config, config.api_route_matcher, le_matcher(slo.latency_threshold_seconds))
+        bucket = f"{metric_names.HTTP_REQUEST_DURATION}_bucket"
+        bad = f"{total}\n  -\n  sum by ({SERVICE_LABELS}) (rate({bucket}{fast}[{window}]))"
+    return promql(f"(\n  {bad}\n)\n/\n{total}")
+
+
+def recording_rules(config: MonitoringConfig) -> list[dict]:
+    """One record per SLO and window of ``config.slo_windows()``, shortest window first."""
+    return [
+        record(
+            slo_error_ratio_record(window),
+            error_ratio_expr(config, slo, window),
+            labels={"slo": slo.name},
+        )
+        for window in config.slo_windows()
+        for slo in config.slos
+    ]
+
+
+def budget_alert_name(config: MonitoringConfig, slo: SLO) -> str:
+    """The burn-rate alert name of an SLO, e.g. ``DemoAppAvailabilityErrorBudgetBurn``."""
+    return f"{alert_prefix(config)}{slo.name.capitalize()}ErrorBudgetBurn"
+
+
+def _duration_text(seconds: float) -> str:
+    """``180000`` -> ``2d 2h``: how long a budget lasts, for descriptions."""
+    days, rest = divmod(round(seconds), 86400)
+    hours = rest // 3600
+    parts = ([f"{days}d"] if days else []) + ([f"{hours}h"] if hours or not days else [])
+    return " ".join(parts)
+
+
+def burn_rate_alerts(config: MonitoringConfig) -> list[dict]:
+    """The multi-window, multi-burn-rate alerts: each SLO x each ``config.burn_rate_windows``.
+
+    Condition (SRE workbook, "multiwindow, multi-burn-rate alerts"): the error ratio over the
+    long AND over the short window both exceed ``factor * (1 - objective)``. The short window
+    makes the alert stop soon after the burn stops. With ``config.slo_min_request_rate`` > 0 the
+    short window must also carry at least that many requests per second.
+    """
+    rules = []
+    period = duration_seconds(config.slo_period)
+    for slo in config.slos:
+        name = budget_alert_name(config, slo)
+        sel = selector(config, f'slo="{slo.name}"')
+        for burn in config.burn_rate_windows:
+            threshold = f"({number(burn.factor)} * (1 - {number(slo.objective)}))"
+            long_record = slo_error_ratio_record(burn.long)
+            short_record = slo_error_ratio_record(burn.short)
+            expr = f"{long_record}{sel} > {threshold}\nand\n{short_record}{sel} > {threshold}"
+            if config.slo_min_request_rate > 0:
+                api = selector(config, config.api_route_matcher)
+                expr += (
+                    f"\nand on ({SERVICE_LABELS})\nsum by ({SERVICE_LABELS}) "
+                    f"(rate({_total_series(slo)}{api}[{burn.short}])) "
+                    f">= {number(config.slo_min_request_rate)}"
+                )
+            budget_lasts = _duration_text(period / burn.factor)
+            rules.append(
+                alert(
+                    name,
+                    expr=expr,
+                    for_=burn.for_,
+                    severity=burn.severity,
+                    labels={"long_window": burn.long, "short_window": burn.short},
+                    summary=(
+                        f"{{{{ $labels.job }}}} burns its {slo.name} error budget "
+                        f"{number(burn.factor)}x too fast"
+                    ),
+                    description=(
+                        f"SLO {slo.name} of job {{{{ $labels.job }}}} in namespace "
+                        f"{{{{ $labels.namespace }}}} ({slo.description}): the error ratio was "
+                        f"{{{{ $value | humanizePercentage }}}} over the last {burn.long} and "
+                        f"above {percent_text(burn.factor * slo.error_budget)} over the last "
+                        f"{burn.short} too, a burn rate of {number(burn.factor)}x or more; at "
+                        f"this rate the {config.slo_period} error budget is gone in "
+                        f"{budget_lasts}."
+                    ),
+                )
+            )
+    return rules
+
+
+def groups(config: MonitoringConfig) -> list[dict]:
+    """One group: the recording rules, then the alerts that read them.
+
+    One group, because Prometheus evaluates a group's rules in order but separate groups
+    concurrently: the alerts then always read this evaluation's ratios, never the previous one's.
+    """
+    return [group(config, "slo", recording_rules(config) + burn_rate_alerts(config))]

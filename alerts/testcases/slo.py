@@ -1,0 +1,407 @@
+"""promtool tests of the SLO recording rules and the multi-window, multi-burn-rate alerts.
+
+Expected values come from a small model of the scenario, not from PromQL: traffic is a list of
+per-step (total, bad) API request counts; the error ratio over a window is (bad requests in the
+window) / (all requests in the window), computed with exact fractions from the cumulative
+counts; an alert fires at T when its condition held at every evaluation from T - ``for`` to T.
+
+The model equals Prometheus' ``rate`` ratios because every counter starts at 0 (so ``rate``
+does not extrapolate before the first sample), windows are whole steps (their start is a sample)
+and evaluations fall on samples (no extrapolation at the end): both sides of each ratio are then
+the plain differences of the counters. Ratios are compared as ``round(ratio * 1e6)`` because
+promtool compares floats exactly; the generator refuses scenarios where a ratio sits within
+1e-9 of an alert threshold or of a rounding edge, so the tests cannot be flaky.
+
+Range semantics: the model counts the sample at the window's start (closed ranges, Prometheus 2.x,
+whose promtool 2.42 runs these tests). Prometheus 3 ranges are left-open: the start sample drops
+out and ``rate`` extrapolates instead. Constant-ratio scenarios (records, burn thresholds, idle)
+give the same values under both; the outage and long-window scenarios, whose ratios change over
+time, would differ slightly under a promtool 3.x.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from prometheus_client.utils import floatToGoString
+
+from alerts.common import percent_text
+from alerts.slo import budget_alert_name
+from alerts.testcases import (
+    TestFile,
+    alert_check,
+    expected_alert,
+    humanize_percentage,
+    minutes,
+    runbook,
+    series,
+)
+from alerts.testcases.availability import pod_labels
+from alerts.testcases.red import API_ROUTE
+from app import metric_names
+from monitoring.config import SLO, MonitoringConfig, duration_seconds, slo_error_ratio_record
+
+SCALE = 1_000_000
+"""Records are compared as ``round(ratio * SCALE)`` (parts per million)."""
+PER_STEP = 100_000
+"""API requests per step in the burn-rate scenarios (large, so small ratios stay exact)."""
+
+
+# --- the scenario model --------------------------------------------------------------------------
+@dataclass
+class Traffic:
+    """API requests per step: ``total[i]``/``bad[i]`` arrive between sample i and i+1.
+
+    ``bad_from``: the step from which the bad-requests counter exists (it starts at 0 there);
+    before that the app has not yet exported a 5xx series.
+    """
+
+    total: list[Fraction]
+    bad: list[Fraction]
+    bad_from: int = 0
+
+    @classmethod
+    def phases(cls, *phases: tuple[int, float, float], bad_from: int = 0) -> Traffic:
+        """Build from ``(steps, total per step, bad per step)`` phases."""
+        total, bad = [], []
+        for steps, per_step, bad_per_step in phases:
+            total += [Fraction(per_step)] * steps
+            bad += [Fraction(bad_per_step)] * steps
+        return cls(total, bad, bad_from)
+
+    def cumulative(self, counts: list[Fraction], step: int) -> Fraction:
+        """Counter value at sample ``step`` (the sum of the counts before it)."""
+        return sum(counts[:step], Fraction(0))
+
+    def ratio(self, step: int, window_steps: int) -> Fraction | None:
+        """Error ratio over the window ending at sample ``step``; ``None`` when 0/0 (NaN)."""
+        start = max(step - window_steps, 0)
+        total = self.cumulative(self.total, step) - self.cumulative(self.total, start)
+        bad = self.cumulative(self.bad, step) - self.cumulative(self.bad, start)
+        return None if total == 0 else bad / total
+
+
+def _check_margin(value: Fraction, edge: float, what: str) -> None:
+    """Refuse a scenario whose value is within 1e-9 (relative) of ``edge``: it could flake."""
+    if abs(float(value) - edge) <= 1e-9 * max(abs(edge), 1e-12):
+        raise ValueError(f"test scenario too close to an edge: {what} = {float(value)} ~ {edge}")
+
+
+def _counter_values(counts: list[Fraction], start: int = 0) -> str:
+    """promtool values of a counter from per-step counts, absent before sample ``start``.
+
+    ``counts[i]`` arrives between samples i and i+1; the counter is 0 at sample ``start``. Runs
+    of equal increments become one ``a+bxk`` segment (k+1 samples).
+    """
+    increments = counts[start:]
+    values = [Fraction(0)]
+    for increment in increments:
+        values.append(values[-1] + increment)
+    parts = [f"_x{start}"] if start else []
+    i = 0
+    while i < len(values):
+        if i == len(increments):  # the last sample on its own
+            parts.append(_num(values[i]))
+            break
+        j = i
+        while j < len(increments) and increments[j] == increments[i]:
+            j += 1
+        parts.append(f"{_num(values[i])}+{_num(increments[i])}x{j - i}")
+        i = j + 1
+    return " ".join(parts)
+
+
+def _num(value: Fraction) -> str:
+    number = float(value)
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
+def _series(
+    config: MonitoringConfig, slo: SLO, traffic: Traffic, pod: int = 0, route: str = API_ROUTE
+) -> list[dict]:
+    """The app's series carrying ``traffic`` for one SLO's SLI."""
+    labels = {**pod_labels(config, pod), "method": "GET", "route": route}
+    if slo.latency_threshold_seconds is None:
+        good = [t - b for t, b in zip(traffic.total, traffic.bad, strict=True)]
+        ok = {**labels, "status": "200"}
+        failed = {**labels, "status": "500"}
+        return [
+            {"series": series(metric_names.HTTP_REQUESTS, ok), "values": _counter_values(good)},
+            {
+                "series": series(metric_names.HTTP_REQUESTS, failed),
+                "values": _counter_values(traffic.bad, traffic.bad_from),
+            },
+        ]
+    fast = [t - b for t, b in zip(traffic.total, traffic.bad, strict=True)]
+    name = metric_names.HTTP_REQUEST_DURATION
+    bucket = {**labels, "le": floatToGoString(slo.latency_threshold_seconds)}
+    return [
+        {"series": series(f"{name}_bucket", bucket), "values": _counter_values(fast)},
+        {"series": series(f"{name}_count", labels), "values": _counter_values(traffic.total)},
+    ]
+
+
+# --- recording rules -----------------------------------------------------------------------------
+def _record_check(
+    config: MonitoringConfig, slo: SLO, window: str, ratio: Fraction, eval_time: str
+) -> dict:
+    scaled = ratio * SCALE
+    _check_margin(scaled - int(scaled), 0.5, f"{slo.name} {window} rounding")
+    selector = f'{{slo="{slo.name}"}}'
+    return {
+        "expr": f"round({slo_error_ratio_record(window)}{selector} * {SCALE})",
+        "eval_time": eval_time,
+        "exp_samples": [
+            {
+                "labels": series(
+                    "", {"job": config.job, "namespace": config.namespace, "slo": slo.name}
+                ),
+                "value": round(scaled),
+            }
+        ],
+    }
+
+
+def _records_constant(config: MonitoringConfig) -> list[dict]:
+    """Constant traffic on two pods; failing, slow probes on the side must not count."""
+    steps = 65
+    ratios = {slo.name: Fraction(2 + 28 * i, 1000) for i, slo in enumerate(config.slos)}
+    inputs, checks = [], []
+    for slo in config.slos:
+        traffic = Traffic.phases((steps, 1000, ratios[slo.name] * 1000))
+        probe = Traffic.phases((steps, 500, 500))  # every probe fails and is slow
+        inputs += _series(config, slo, traffic, 0) + _series(config, slo, traffic, 1)
+        inputs += _series(config, slo, probe, 1, metric_names.ROUTE_HEALTHZ)
+        for window in config.slo_windows():
+            window_steps = duration_seconds(window) // 60
+            checks.append(
+                _record_check(config, slo, window, traffic.ratio(steps, window_steps), f"{steps}m")
+            )
+    return [
+        {
+            "name": "SLO records: constant error ratios over API routes, probes excluded",
+            "interval": "1m",
+            "input_series": inputs,
+            "promql_expr_test": checks,
+        }
+    ]
+
+
+def _records_no_errors_yet(config: MonitoringConfig) -> list[dict]:
+    """Traffic without any 5xx series: availability's ratio is 0, not missing."""
+    availability = [s for s in config.slos if s.latency_threshold_seconds is None]
+    tests = []
+    for slo in availability:
+        traffic = Traffic.phases((30, 1000, 0), bad_from=30)  # the 5xx series never appears
+        # _series writes the 5xx series from bad_from = the last sample, value 0: drop it.
+        inputs = _series(config, slo, traffic)[:1]
+        tests.append(
+            {
+                "name": f"SLO records: {slo.name} with traffic but no 5xx series yet is 0",
+                "interval": "1m",
+                "input_series": inputs,
+                "promql_expr_test": [
+                    _record_check(config, slo, w, Fraction(0), "30m") for w in config.slo_windows()
+                ],
+            }
+        )
+    return tests
+
+
+def _idle(config: MonitoringConfig) -> list[dict]:
+    """No requests at all: the ratios are NaN (0/0), and no burn alert fires."""
+    steps = 4 * 60
+    inputs = []
+    for slo in config.slos:
+        inputs += _series(config, slo, Traffic.phases((steps, 0, 0)))
+    shortest = slo_error_ratio_record(config.slo_windows()[0])
+    return [
+        {
+            "name": "SLO: an idle service records NaN (x != x) and pages nobody",
+            "interval": "1m",
+            "input_series": inputs,
+            "promql_expr_test": [
+                {
+                    "expr": f"count({shortest} != {shortest})",
+                    "eval_time": f"{steps}m",
+                    "exp_samples": [{"labels": "{}", "value": len(config.slos)}],
+                }
+            ],
+            "alert_rule_test": [
+                alert_check(steps, budget_alert_name(config, slo), []) for slo in config.slos
+            ],
+        }
+    ]
+
+
+# --- burn-rate alerts ----------------------------------------------------------------------------
+def _firing(config: MonitoringConfig, slo: SLO, traffic: Traffic, at: int) -> list[dict]:
+    """The burn alerts of ``slo`` firing at minute ``at`` according to the model."""
+    alerts = []
+    name = budget_alert_name(config, slo)
+    period = duration_seconds(config.slo_period)
+    for burn in config.burn_rate_windows:
+        threshold = burn.factor * slo.error_budget
+        long_steps = duration_seconds(burn.long) // 60
+        short_steps = duration_seconds(burn.short) // 60
+
+        def holds(
+            step: int,
+            burn=burn,
+            threshold=threshold,
+            long_steps=long_steps,
+            short_steps=short_steps,
+        ) -> bool:
+            ratios = (traffic.ratio(step, long_steps), traffic.ratio(step, short_steps))
+            for ratio, window in zip(ratios, (burn.long, burn.short), strict=True):
+                if ratio is not None:
+                    _check_margin(ratio, threshold, f"{slo.name} ratio over {window}")
+            return all(r is not None and r > threshold for r in ratios)
+
+        streak = 0
+        for step in range(at, -1, -1):
+            if not holds(step):
+                break
+            streak += 1
+        # Active since at - streak + 1; firing once active for `for` minutes.
+        if streak - 1 < minutes(burn.for_):
+            continue
+        value = traffic.ratio(at, long_steps)
+        days = period / burn.factor
+        alerts.append(
+            expected_alert(
+                {
+                    "job": config.job,
+                    "namespace": config.namespace,
+                    "slo": slo.name,
+                    "severity": burn.severity,
+                    "long_window": burn.long,
+                    "short_window": burn.short,
+                },
+                f"{config.job} burns its {slo.name} error budget {_factor(burn.factor)}x too fast",
+                f"SLO {slo.name} of job {config.job} in namespace {config.namespace} "
+                f"({slo.description}): the error ratio was {humanize_percentage(float(value))} "
+                f"over the last {burn.long} and above {percent_text(threshold)} over the last "
+                f"{burn.short} too, a burn rate of {_factor(burn.factor)}x or more; at this rate "
+                f"the {config.slo_period} error budget is gone in {_lasts(days)}.",
+                runbook(config, name),
+            )
+        )
+    return alerts
+
+
+def _factor(factor: float) -> str:
+    return str(int(factor)) if float(factor).is_integer() else repr(float(factor))
+
+
+def _lasts(seconds: float) -> str:
+    """Seconds as whole days and hours, e.g. 180000 -> ``2d 2h``, 432000 -> ``5d``."""
+    days, hours = int(seconds // 86400), round(seconds % 86400 / 3600)
+    return " ".join([f"{days}d"] * bool(days) + [f"{hours}h"] * bool(hours or not days))
+
+
+def _burn_scenarios(config: MonitoringConfig) -> list[dict]:
+    """Per SLO and burn window: 1 % over its threshold (fires) and 1 % under (does not)."""
+    tests = []
+    for slo in config.slos:
+        name = budget_alert_name(config, slo)
+        for burn in config.burn_rate_windows:
+            wait = minutes(burn.for_)
+            steps = wait + 5
+            for factor, verdict in ((1.01, "fires"), (0.99, "does not fire")):
+                ratio = Fraction(burn.factor * slo.error_budget * factor)
+                traffic = Traffic.phases((steps, PER_STEP, ratio * PER_STEP))
+                # The ratio is measurable (two samples) from minute 1: the alert is active at
+                # 1m and fires at 1m + for exactly; check then and a minute before.
+                before, after = wait, wait + 1
+                tests.append(
+                    {
+                        "name": (
+                            f"{name} {burn.long}/{burn.short} x{_factor(burn.factor)}: "
+                            f"{humanize_percentage(float(ratio))} errors {verdict}"
+                        ),
+                        "interval": "1m",
+                        "input_series": _series(config, slo, traffic),
+                        "alert_rule_test": [
+                            alert_check(before, name, _firing(config, slo, traffic, before)),
+                            alert_check(after, name, _firing(config, slo, traffic, after)),
+                        ],
+                    }
+                )
+    return tests
+
+
+def _outage(config: MonitoringConfig) -> list[dict]:
+    """An hour of clean traffic (no 5xx series at all), then every API request fails."""
+    tests = []
+    for slo in config.slos:
+        if slo.latency_threshold_seconds is not None:
+            continue
+        name = budget_alert_name(config, slo)
+        healthy, failing = 60, 30
+        traffic = Traffic.phases((healthy, 1000, 0), (failing, 1000, 1000), bad_from=healthy)
+        times = (healthy, healthy + 2, healthy + 4, healthy + failing)
+        tests.append(
+            {
+                "name": f"{name}: every request fails after an hour without any 5xx series",
+                "interval": "1m",
+                "input_series": _series(config, slo, traffic),
+                "alert_rule_test": [
+                    alert_check(t, name, _firing(config, slo, traffic, t)) for t in times
+                ],
+            }
+        )
+    return tests
+
+
+# --- long windows at hourly resolution -----------------------------------------------------------
+def _long_windows(config: MonitoringConfig) -> list[dict]:
+    """31 days of hourly samples whose error ratio changes so every window >= 2h differs.
+
+    Hour h (1-based, counted back from the end) carries more errors the more recent it is, and
+    the first day (outside the 30-day window) a lot: a window of the wrong length is caught.
+    """
+    hour = 3600
+    period_hours = duration_seconds(config.slo_period) // hour
+    total_hours = period_hours + 24
+    windows = [w for w in config.slo_windows() if duration_seconds(w) >= 2 * hour]
+
+    def errors_per_hour(age: int) -> int:
+        """Bad requests per 1000 in the hour ``age`` hours before the end (1 = the last)."""
+        for limit, errors in ((2, 50), (6, 30), (24, 10), (72, 4), (period_hours, 1)):
+            if age <= limit:
+                return errors
+        return 200
+
+    inputs, checks = [], []
+    for i, slo in enumerate(config.slos):
+        bad = [Fraction(errors_per_hour(total_hours - h) * (i + 1)) for h in range(total_hours)]
+        traffic = Traffic([Fraction(1000)] * total_hours, bad)
+        inputs += _series(config, slo, traffic)
+        for window in windows:
+            ratio = traffic.ratio(total_hours, duration_seconds(window) // hour)
+            checks.append(_record_check(config, slo, window, ratio, f"{total_hours}h"))
+    return [
+        {
+            "name": "SLO records: windows from 2h to the SLO period, hourly samples",
+            "interval": "1h",
+            "input_series": inputs,
+            "promql_expr_test": checks,
+        }
+    ]
+
+
+def build(config: MonitoringConfig) -> list[TestFile]:
+    """Two files: minute resolution (records, burn alerts) and hourly (the long windows)."""
+    minute_tests = (
+        _records_constant(config)
+        + _records_no_errors_yet(config)
+        + _idle(config)
+        + _burn_scenarios(config)
+        + _outage(config)
+    )
+    return [
+        TestFile("slo", minute_tests),
+        TestFile("slo-windows", _long_windows(config), evaluation_interval="1h"),
+    ]

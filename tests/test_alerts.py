@@ -1,0 +1,355 @@
+"""The generated alerting and recording rules: fresh, valid, unit-tested, documented."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import promql_parser
+import pytest
+import yaml
+
+from alerts import generate, testcases
+from alerts.common import le_matcher
+from app import metric_names
+from monitoring import kubernetes_series
+from monitoring.config import CONFIG, SLO, local_config, slo_error_ratio_record
+from tests.conftest import ROOT, require_binary, require_schemas
+
+RULES_FILE = generate.rules_path(CONFIG)
+PROMETHEUS_RULE = generate.prometheus_rule_path(CONFIG)
+TESTS_DIR = ROOT / "alerts" / "tests"
+RUNBOOKS = ROOT / "docs" / "runbooks.md"
+HINT = "apt-get install prometheus"
+
+
+def promtool() -> str:
+    return require_binary("promtool", hint=HINT)
+
+
+def load_rules(path: Path = RULES_FILE) -> list[dict]:
+    """Every rule of a rules file, flattened."""
+    return [rule for group in yaml.safe_load(path.read_text())["groups"] for rule in group["rules"]]
+
+
+def alert_rules() -> list[dict]:
+    return [r for r in load_rules() if "alert" in r]
+
+
+def promtool_tests() -> list[dict]:
+    """Every test group of every committed promtool test file."""
+    groups = []
+    for path in sorted(TESTS_DIR.glob("*.test.yaml")):
+        groups += yaml.safe_load(path.read_text())["tests"]
+    return groups
+
+
+# --- generation -------------------------------------------------------------------------------
+def test_generated_files_equal_a_fresh_generation():
+    """Every committed output (rules, PrometheusRule, promtool tests, Alertmanager) is current."""
+    stale = [str(p.relative_to(ROOT)) for p in generate.stale_files(CONFIG)]
+    assert stale == [], f"stale generated files (run `make alerts`): {stale}"
+
+
+def test_generate_check_mode_reports_fresh_outputs():
+    """`python -m alerts.generate --check` exits 0 on the committed tree."""
+    result = subprocess.run(
+        [sys.executable, "-m", "alerts.generate", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_invalid_config_fails_with_a_precise_message():
+    """A latency threshold off the bucket edges is refused, naming the SLO and the buckets."""
+    bad = dataclasses.replace(
+        CONFIG,
+        slos=(SLO(name="latency", objective=0.99, description="x", latency_threshold_seconds=0.3),),
+    )
+    with pytest.raises(
+        ValueError, match=r"SLO latency: latency threshold 0.3s is not a bucket edge"
+    ):
+        generate.build_rule_groups(bad)
+
+
+# --- promtool ---------------------------------------------------------------------------------
+def test_promtool_check_rules():
+    """`promtool check rules` accepts the generated rules file."""
+    result = subprocess.run(
+        [promtool(), "check", "rules", str(RULES_FILE)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_promtool_unit_tests_pass():
+    """`promtool test rules` passes every test file (firing and non-firing cases, records)."""
+    files = sorted(str(p) for p in TESTS_DIR.glob("*.test.yaml"))
+    assert files, "no promtool test files"
+    result = subprocess.run(
+        [promtool(), "test", "rules", *files], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("SUCCESS") == len(files)
+
+
+def test_test_files_reference_the_generated_rules_file():
+    """Each promtool test file loads the committed rules file (not a copy)."""
+    for path in TESTS_DIR.glob("*.test.yaml"):
+        rule_files = yaml.safe_load(path.read_text())["rule_files"]
+        assert [(path.parent / f).resolve() for f in rule_files] == [RULES_FILE.resolve()]
+
+
+def _matches(rule: dict, expected: dict) -> bool:
+    """Whether an exp_alerts entry belongs to ``rule`` (its static labels all match)."""
+    return all(expected["exp_labels"].get(k) == v for k, v in rule["labels"].items())
+
+
+def test_every_alert_rule_has_a_firing_and_a_non_firing_case():
+    """Coverage: each alerting rule (name + static labels) fires in one check and not in another."""
+    checks = [c for t in promtool_tests() for c in t.get("alert_rule_test", [])]
+    missing = []
+    for rule in alert_rules():
+        mine = [c for c in checks if c["alertname"] == rule["alert"]]
+        fires = any(any(_matches(rule, e) for e in c["exp_alerts"]) for c in mine)
+        quiet = any(not any(_matches(rule, e) for e in c["exp_alerts"]) for c in mine)
+        if not (fires and quiet):
+            missing.append(f"{rule['alert']} {rule['labels']}: fires={fires} quiet={quiet}")
+    assert missing == []
+
+
+def test_firing_cases_state_every_annotation():
+    """Every expected alert lists summary, description and runbook_url (exact texts)."""
+    for test in promtool_tests():
+        for check in test.get("alert_rule_test", []):
+            for expected in check["exp_alerts"]:
+                assert set(expected["exp_annotations"]) == {"summary", "description", "runbook_url"}
+                assert "severity" in expected["exp_labels"]
+
+
+def test_every_recording_rule_is_checked_by_a_promql_expr_test():
+    """Each (record, slo) pair appears in at least one promql_expr_test expression."""
+    exprs = [e["expr"] for t in promtool_tests() for e in t.get("promql_expr_test", [])]
+    for rule in load_rules():
+        if "record" in rule:
+            needle = f'{rule["record"]}{{slo="{rule["labels"]["slo"]}"}}'
+            assert any(needle in expr for expr in exprs), f"untested record {needle}"
+
+
+def test_slo_records_follow_the_shared_contract():
+    """One record per SLO and window of CONFIG.slo_windows(), named by slo_error_ratio_record."""
+    records = {(r["record"], r["labels"]["slo"]) for r in load_rules() if "record" in r}
+    expected = {
+        (slo_error_ratio_record(w), slo.name) for w in CONFIG.slo_windows() for slo in CONFIG.slos
+    }
+    assert records == expected
+
+
+# --- rule content -----------------------------------------------------------------------------
+def test_every_alert_has_severity_annotations_and_an_absolute_runbook_url():
+    for rule in alert_rules():
+        assert rule["labels"]["severity"] in {"critical", "warning", "info"}
+        annotations = rule["annotations"]
+        assert annotations["summary"] and annotations["description"]
+        assert annotations["runbook_url"] == f"{CONFIG.runbook_base_url}#{rule['alert'].lower()}"
+        assert annotations["runbook_url"].startswith("https://")
+
+
+def _selectors(expr: str) -> list[promql_parser.VectorSelector]:
+    found = []
+
+    def visit(node: object) -> bool:
+        if isinstance(node, promql_parser.VectorSelector):
+            found.append(node)
+        return True
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return found
+
+
+def test_every_series_read_is_known():
+    """Expressions parse, and read only the app's metrics, allowed Kubernetes series, or records."""
+    suffixes = ("", "_bucket", "_count", "_sum")
+    known = {name + s for name in metric_names.ALL_METRICS for s in suffixes}
+    known |= set(kubernetes_series.ALLOWED)
+    known |= {r["record"] for r in load_rules() if "record" in r}
+    for rule in load_rules():
+        for selector in _selectors(rule["expr"]):
+            assert selector.name in known, (
+                f"{rule.get('alert', rule.get('record'))}: {selector.name}"
+            )
+
+
+def test_app_series_are_scoped_to_the_job_and_namespace():
+    """Every selector of an app metric or record filters on job and namespace."""
+    app_names = (*metric_names.ALL_METRICS, "slo:")
+    for rule in load_rules():
+        for selector in _selectors(rule["expr"]):
+            if selector.name.startswith(app_names):
+                text = str(selector)
+                assert f'job="{CONFIG.job}"' in text and f'namespace="{CONFIG.namespace}"' in text
+
+
+def test_no_kube_prometheus_stack_alert_is_recreated():
+    """Names of kube-prometheus-stack's own alerts are not reused."""
+    theirs = {
+        "TargetDown",
+        "KubePodCrashLooping",
+        "KubePodNotReady",
+        "KubeHpaMaxedOut",
+        "KubeHpaReplicasMismatch",
+        "Watchdog",
+        "InfoInhibitor",
+    }
+    assert not {r["alert"] for r in alert_rules()} & theirs
+
+
+@pytest.mark.parametrize(
+    ("bound", "stored"), [(0.25, ["0.25"]), (1.0, ["1", "1.0"]), (2.5, ["2.5"])]
+)
+def test_le_matcher_selects_the_bucket_under_prometheus_2_and_3_spellings(tmp_path, bound, stored):
+    """le_matcher(bound) selects exactly one series whichever way the le label is spelled."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("groups: []\n")
+    tests = []
+    for spelling in stored:
+        tests.append(
+            {
+                "interval": "1m",
+                "input_series": [
+                    {"series": f'h_bucket{{le="{spelling}"}}', "values": "1x5"},
+                    {"series": 'h_bucket{le="0.5"}', "values": "1x5"},
+                    {"series": 'h_bucket{le="10.0"}', "values": "1x5"},
+                ],
+                "promql_expr_test": [
+                    {
+                        "expr": f"count(h_bucket{{{le_matcher(bound)}}})",
+                        "eval_time": "1m",
+                        "exp_samples": [{"labels": "{}", "value": 1}],
+                    }
+                ],
+            }
+        )
+    test_file = tmp_path / "le.test.yaml"
+    test_file.write_text(json.dumps({"rule_files": [str(rules)], "tests": tests}))
+    result = subprocess.run(
+        [promtool(), "test", "rules", str(test_file)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- the PrometheusRule -----------------------------------------------------------------------
+def test_prometheusrule_validates_against_the_crd_schema():
+    schema_path = (
+        require_schemas() / "prometheus-operator-v0.93.0/jsonschema/prometheusrule_v1.json"
+    )
+    schema = json.loads(schema_path.read_text())
+    manifest = yaml.safe_load(PROMETHEUS_RULE.read_text())
+    # Not jsonschema.validate(): it first checks the schema against the meta-schema, which
+    # rejects the CRD's Go-style pattern '^(?i)(abort|warn)?$' (an inline flag Python's re does
+    # not accept mid-pattern). The validator itself only compiles patterns of fields present.
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(manifest)]
+    assert errors == []
+
+
+def test_prometheusrule_is_selected_by_kube_prometheus_stack():
+    """Labelled release=<helm release>, in the app's namespace, with the same groups."""
+    manifest = yaml.safe_load(PROMETHEUS_RULE.read_text())
+    assert manifest["kind"] == "PrometheusRule"
+    assert manifest["metadata"]["labels"]["release"] == CONFIG.helm_release
+    assert manifest["metadata"]["namespace"] == CONFIG.namespace
+    assert manifest["spec"]["groups"] == yaml.safe_load(RULES_FILE.read_text())["groups"]
+
+
+# --- runbooks ---------------------------------------------------------------------------------
+def _github_slug(heading: str) -> str:
+    """GitHub's heading anchor: lowercase, punctuation dropped, spaces to hyphens."""
+    slug = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return slug.replace(" ", "-")
+
+
+def _runbook_sections() -> dict[str, str]:
+    text = RUNBOOKS.read_text()
+    parts = re.split(r"^## (.+)$", text, flags=re.MULTILINE)
+    return {_github_slug(parts[i]): parts[i + 1] for i in range(1, len(parts), 2)}
+
+
+def test_every_runbook_url_points_at_an_existing_section():
+    sections = _runbook_sections()
+    for rule in alert_rules():
+        anchor = rule["annotations"]["runbook_url"].split("#", 1)[1]
+        assert anchor in sections, f"docs/runbooks.md has no heading for #{anchor}"
+
+
+def test_runbook_url_base_is_the_repository_runbooks_file():
+    assert CONFIG.runbook_base_url.endswith("/docs/runbooks.md")
+    assert RUNBOOKS.is_file()
+
+
+def test_every_runbook_section_says_meaning_confirmation_and_mitigation():
+    sections = _runbook_sections()
+    for rule in alert_rules():
+        body = sections[rule["alert"].lower()]
+        for part in ("**Meaning.**", "**How to confirm.**", "**Mitigation.**"):
+            assert part in body, f"{rule['alert']}: runbook lacks {part}"
+
+
+# --- other configs (the local stack) ----------------------------------------------------------
+def test_local_config_rules_are_valid_and_kubernetes_free(tmp_path):
+    """The local stack's rules: no HPA alert, HA minimum 1, shortened metrics-absent `for:`."""
+    config = local_config(metrics_absent_for="30s")
+    path = tmp_path / "local.rules.yaml"
+    path.write_text(generate.render_rules_file(config))
+    result = subprocess.run(
+        [promtool(), "check", "rules", str(path)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rules = {r["alert"]: r for r in load_rules(path) if "alert" in r}
+    assert not any("Hpa" in name for name in rules)
+    assert rules["DemoAppMetricsAbsent"]["for"] == "30s"
+    assert rules["DemoAppTooFewReadyInstances"]["expr"].endswith("< 1")
+    for rule in load_rules(path):
+        for selector in _selectors(rule["expr"]):
+            assert selector.name not in kubernetes_series.KUBERNETES_ONLY
+
+
+def test_local_config_promtool_tests_pass(tmp_path):
+    """The test builders follow the config: the local variant's own tests pass too."""
+    config = local_config()
+    rules = tmp_path / "generated" / "local.rules.yaml"
+    rules.parent.mkdir()
+    rules.write_text(generate.render_rules_file(config))
+    tests_dir = tmp_path / "tests"
+    tests_dir.mkdir()
+    files = []
+    for name, text in testcases.render_all(config, rules, tests_dir).items():
+        if name.startswith("slo"):
+            continue  # identical to the Kubernetes config's SLO rules; slow
+        (tests_dir / name).write_text(text)
+        files.append(str(tests_dir / name))
+    result = subprocess.run(
+        [promtool(), "test", "rules", *files], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_minimum_request_rate_adds_a_valid_traffic_guard(tmp_path):
+    """slo_min_request_rate > 0 adds a per-short-window traffic condition that promtool accepts."""
+    config = dataclasses.replace(CONFIG, slo_min_request_rate=0.5)
+    path = tmp_path / "rules.yaml"
+    path.write_text(generate.render_rules_file(config))
+    result = subprocess.run(
+        [promtool(), "check", "rules", str(path)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    burns = [r for r in load_rules(path) if r.get("alert", "").endswith("ErrorBudgetBurn")]
+    assert burns and all(r["expr"].endswith(">= 0.5") for r in burns)
