@@ -107,7 +107,7 @@ CLUSTER_AUTOSCALER_NAME = $(shell echo '$(CLUSTER_AUTOSCALER_SA)' | $(PY) -c 'im
 GRAFANA_ADMIN_SECRET = $(shell $(PY) -c "import yaml; print(yaml.safe_load(open('monitoring/values.yaml'))['grafana']['admin']['existingSecret'])")
 ALERTMANAGER_SECRETS = $(shell $(PY) -c "import yaml; print(*yaml.safe_load(open('monitoring/values.yaml'))['alertmanager']['alertmanagerSpec']['secrets'])")
 # The Alertmanager routing (alerts issue), layered over values.yaml's placeholder.
-ALERTMANAGER_CONFIG := monitoring/alertmanager.yaml
+ALERTMANAGER_VALUES := monitoring/alertmanager-values.yaml
 
 require-image:
 	@test -n "$(IMAGE)" || { echo "IMAGE is not set: make $(MAKECMDGOALS) IMAGE=\$$(terraform -chdir=terraform output -raw ecr_repository_url)" >&2; exit 2; }
@@ -142,20 +142,17 @@ deploy: venv deploy-manifests ## Apply k8s/ with image $(IMAGE):$(VERSION); the 
 	kubectl -n $(K8S_NAMESPACE) rollout status deployment/$(APP_NAME) --timeout=5m
 
 monitoring: venv ## Install kube-prometheus-stack $(CHART_VERSION) and Cluster Autoscaler (helm)
-	@test -f $(ALERTMANAGER_CONFIG) || { echo "$(ALERTMANAGER_CONFIG) is missing: run make alerts" >&2; exit 2; }
+	@test -f $(ALERTMANAGER_VALUES) || { echo "$(ALERTMANAGER_VALUES) is missing: run make alerts" >&2; exit 2; }
 	@for secret in $(GRAFANA_ADMIN_SECRET) $(ALERTMANAGER_SECRETS); do \
 		kubectl -n $(MONITORING_NAMESPACE) get secret $$secret >/dev/null || { \
 		echo "create Secret $(MONITORING_NAMESPACE)/$$secret first (README, section kubernetes)" >&2; \
 		exit 2; }; done
-	mkdir -p build
-	$(PY) -c "import sys, yaml; print(yaml.safe_dump({'alertmanager': {'config': yaml.safe_load(open(sys.argv[1]))}}))" \
-		$(ALERTMANAGER_CONFIG) > build/alertmanager-values.yaml
 	kubectl apply --server-side -f monitoring/storageclass-gp3.yaml
 	helm repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update
 	helm repo add autoscaler https://kubernetes.github.io/autoscaler --force-update
 	helm upgrade --install $(HELM_RELEASE) prometheus-community/kube-prometheus-stack \
 		--version $(CHART_VERSION) --namespace $(MONITORING_NAMESPACE) --create-namespace \
-		--values monitoring/values.yaml --values build/alertmanager-values.yaml \
+		--values monitoring/values.yaml --values $(ALERTMANAGER_VALUES) \
 		--wait --timeout 10m
 	@ca=$$(helm show chart autoscaler/cluster-autoscaler --version $(CLUSTER_AUTOSCALER_CHART_VERSION) | sed -n 's/^appVersion: *v\{0,1\}//p'); \
 	k8s=$$(kubectl version -o json | $(PY) -c 'import json, sys; v = json.load(sys.stdin)["serverVersion"]; print(v["major"] + "." + v["minor"].rstrip("+"))'); \

@@ -6,7 +6,8 @@
 - ``k8s/<app>-prometheusrule.yaml`` - the same groups in a PrometheusRule labelled
   ``release: <helm_release>`` so kube-prometheus-stack's rule selector picks it up;
 - ``alerts/tests/<area>.test.yaml`` - the promtool unit tests (``alerts.testcases``);
-- ``monitoring/alertmanager.yaml`` - the Alertmanager routing (``monitoring.alertmanager``).
+- ``monitoring/alertmanager.yaml`` - the Alertmanager routing (``monitoring.alertmanager``), and
+  ``monitoring/alertmanager-values.yaml``, the same routing as a kube-prometheus-stack values layer.
 
 ``python -m alerts.generate --check`` writes nothing and exits 1 naming every stale file.
 
@@ -122,6 +123,7 @@ def outputs(config: MonitoringConfig = CONFIG) -> dict[Path, str]:
         rules_path(config): render_rules_file(config),
         prometheus_rule_path(config): render_prometheus_rule(config),
         alertmanager.CONFIG_PATH: alertmanager.render(config),
+        alertmanager.VALUES_PATH: alertmanager.render_values(config),
     }
     tests_dir = ROOT / "alerts" / "tests"
     for name, text in testcases.render_all(config, rules_path(config), tests_dir).items():

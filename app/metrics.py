@@ -117,59 +117,69 @@ class ServerCollector(Collector):
         cpu_percent = self.cpu_window.percent(
             figures.cpu_usage_seconds, container.cpu_capacity_cores(figures)
         )
-        if cpu_percent is not None:
-            yield _gauge(
+        # (family, kind, help, value): a value of None (a limit not set, a figure the cgroup
+        # does not report) leaves the family out of the scrape.
+        table = (
+            (
                 metric_names.CPU_USAGE_PERCENT,
+                GaugeMetricFamily,
                 "CPU used over the last minute, percent of the container's CPU limit "
                 "(of the host's cores when unlimited).",
                 cpu_percent,
-            )
-        yield _gauge(
-            metric_names.MEMORY_USAGE_PERCENT,
-            "Memory working set, percent of the container's memory limit "
-            "(of the host's memory when unlimited).",
-            container.memory_percent(figures),
-        )
-        yield _gauge(
-            metric_names.MEMORY_USAGE_BYTES,
-            "Memory working set of the container (usage minus inactive file cache), bytes.",
-            figures.memory_working_set_bytes,
-        )
-        if figures.memory_limit_bytes is not None:
-            yield _gauge(
+            ),
+            (
+                metric_names.MEMORY_USAGE_PERCENT,
+                GaugeMetricFamily,
+                "Memory working set, percent of the container's memory limit "
+                "(of the host's memory when unlimited).",
+                container.memory_percent(figures),
+            ),
+            (
+                metric_names.MEMORY_USAGE_BYTES,
+                GaugeMetricFamily,
+                "Memory working set of the container (usage minus inactive file cache), bytes.",
+                figures.memory_working_set_bytes,
+            ),
+            (
                 metric_names.MEMORY_LIMIT_BYTES,
+                GaugeMetricFamily,
                 "Memory limit of the container, bytes (absent when unlimited).",
                 figures.memory_limit_bytes,
-            )
-        yield _counter(
-            metric_names.CPU_USAGE_SECONDS,
-            "CPU time consumed by the container, seconds.",
-            figures.cpu_usage_seconds,
-        )
-        if figures.cpu_limit_cores is not None:
-            yield _gauge(
+            ),
+            (
+                metric_names.CPU_USAGE_SECONDS,
+                CounterMetricFamily,
+                "CPU time consumed by the container, seconds.",
+                figures.cpu_usage_seconds,
+            ),
+            (
                 metric_names.CPU_LIMIT_CORES,
+                GaugeMetricFamily,
                 "CPU limit of the container, cores (absent when unlimited).",
                 figures.cpu_limit_cores,
-            )
-        if figures.cpu_periods is not None:
-            yield _counter(
+            ),
+            (
                 metric_names.CPU_PERIODS,
+                CounterMetricFamily,
                 "CFS enforcement periods elapsed.",
                 figures.cpu_periods,
-            )
-        if figures.cpu_throttled_periods is not None:
-            yield _counter(
+            ),
+            (
                 metric_names.CPU_THROTTLED_PERIODS,
+                CounterMetricFamily,
                 "CFS periods in which the container was throttled.",
                 figures.cpu_throttled_periods,
-            )
-        if figures.cpu_throttled_seconds is not None:
-            yield _counter(
+            ),
+            (
                 metric_names.CPU_THROTTLED_SECONDS,
+                CounterMetricFamily,
                 "Time the container was throttled by its CPU quota, seconds.",
                 figures.cpu_throttled_seconds,
-            )
+            ),
+        )
+        for name, kind, documentation, value in table:
+            if value is not None:
+                yield kind(name, documentation, value=value)
 
 
 def render(
@@ -194,7 +204,3 @@ def render(
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, documentation, value=value)
-
-
-def _counter(name: str, documentation: str, value: float) -> CounterMetricFamily:
-    return CounterMetricFamily(name, documentation, value=value)
