@@ -92,25 +92,32 @@ _CPU_SAMPLE_INTERVAL_SECONDS = 5.0
 
 
 def on_starting(server) -> None:
-    """Master start: empty the multiprocess directory, take a CPU baseline, install the drain."""
+    """Master start, before binding: install the SIGTERM drain."""
+    _install_drain(server, _sample_cpu)
+
+
+def when_ready(server) -> None:
+    """Listeners bound, no worker forked yet: empty the multiprocess directory, CPU baseline.
+
+    Not in ``on_starting``: that runs before the bind, and a second server started by mistake on
+    a busy port would wipe the running server's metrics before failing to bind.
+    """
     for entry in _multiproc_dir.iterdir():
         if entry.is_dir():
             shutil.rmtree(entry, ignore_errors=True)
         else:
             entry.unlink(missing_ok=True)
-    cpu_window = container.CpuWindow(_multiproc_dir / CPU_SAMPLES)
-    master_pid = int(os.environ["DEMO_APP_MASTER_PID"])
-
-    def sample_cpu() -> None:
-        figures = container.read_figures(_settings.cgroup_root, master_pid)
-        cpu_window.record(figures.cpu_usage_seconds)
-
-    sample_cpu()
-    _install_drain(server, sample_cpu)
+    _sample_cpu()
     server.log.info(
-        "server starting",
+        "server ready",
         extra={"multiproc_dir": str(_multiproc_dir), "workers": workers, "threads": threads},
     )
+
+
+def _sample_cpu() -> None:
+    """Record a CPU sample for the shared CPU window (at start and every few seconds)."""
+    figures = container.read_figures(_settings.cgroup_root, int(os.environ["DEMO_APP_MASTER_PID"]))
+    container.CpuWindow(_multiproc_dir / CPU_SAMPLES).record(figures.cpu_usage_seconds)
 
 
 def child_exit(server, worker) -> None:

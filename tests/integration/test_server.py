@@ -284,6 +284,25 @@ def test_restart_on_same_multiproc_dir_starts_clean(server, tmp_path):
     assert second.get("/readiness").status_code == 200
 
 
+def test_second_server_on_a_busy_port_leaves_the_first_ones_metrics(server, tmp_path):
+    """A server started by mistake on the same port and directory fails to bind without
+    wiping the running server's metrics (the directory is emptied only after the bind)."""
+    shared = tmp_path / "shared-multiproc"
+    first = server(multiproc_dir=shared)
+    for _ in range(7):
+        first.get("/hello")
+    intruder = GunicornServer(tmp_path / "intruder", multiproc_dir=shared, port=first.port)
+    (tmp_path / "intruder").mkdir()
+    intruder.start(wait=False)
+    try:
+        assert intruder.process.wait(60) != 0
+    finally:
+        intruder.kill()
+    assert "Connection in use" in intruder.log() or "Address already in use" in intruder.log()
+    first.get("/hello")
+    assert hello_count(first.get("/metrics").text) == 8
+
+
 def test_invalid_settings_fail_fast_with_json_message(tmp_path):
     """Bad environment: non-zero exit and one JSON line naming every bad variable."""
     srv = GunicornServer(tmp_path, env={"PORT": "http", "LOG_LEVEL": "loud"})

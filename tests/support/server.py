@@ -55,6 +55,7 @@ class GunicornServer:
         workdir: where the multiprocess directory and the log file go.
         env: extra environment variables (strings).
         multiproc_dir: override, e.g. to restart on the same directory.
+        port: override (default: a free port).
     """
 
     def __init__(
@@ -62,8 +63,9 @@ class GunicornServer:
         workdir: Path,
         env: Mapping[str, str] | None = None,
         multiproc_dir: Path | None = None,
+        port: int | None = None,
     ) -> None:
-        self.port = free_port()
+        self.port = port or free_port()
         self.workdir = workdir
         self.multiproc_dir = multiproc_dir or workdir / "multiproc"
         self.log_path = workdir / f"server-{self.port}.log"
