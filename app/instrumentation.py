@@ -21,7 +21,7 @@ from app.logging import get_logger
 from app.metrics import RequestMetrics
 
 REQUEST_ID_HEADER = "X-Request-ID"
-REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,128}")
 """A valid incoming request id: 1-128 characters of ``A-Za-z0-9._-``."""
 
 access_log = get_logger("app.access")
@@ -29,7 +29,7 @@ access_log = get_logger("app.access")
 
 def request_id_from(header_value: str | None) -> str:
     """The incoming id when valid, else a new random one (32 hex characters)."""
-    if header_value and REQUEST_ID_PATTERN.match(header_value):
+    if header_value and REQUEST_ID_PATTERN.fullmatch(header_value):
         return header_value
     return uuid.uuid4().hex
 

@@ -17,7 +17,7 @@ from app.metrics import CONTENT_TYPE_PLAIN_0_0_4, render
 
 bp = Blueprint("api", __name__)
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9 _-]{1,64}$")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9 _-]{1,64}")
 """``/hello?name=``: 1-64 ASCII letters, digits, spaces, ``-`` or ``_``."""
 
 ENDPOINTS = {
@@ -46,7 +46,7 @@ def hello():
     """Greeting with metadata; 400 on an invalid ``name``; honours fault injection."""
     settings = current_app.config["SETTINGS"]
     name = request.args.get("name")
-    if name is not None and not NAME_PATTERN.match(name):
+    if name is not None and not NAME_PATTERN.fullmatch(name):
         abort(400, description="name must be 1-64 characters of letters, digits, space, - or _")
     # Fault injection (off by default; never enabled in the Kubernetes manifests): demonstrates
     # the error-ratio, latency and burn-rate alerts. random is fine: this is no security control.

@@ -95,3 +95,13 @@ def test_error_lines_are_json_with_exception(make_app, capsys):
     assert error["request_id"] == "boom-1"
     access = next(r for r in lines if r["logger"] == "app.access")
     assert access["status"] == 500
+
+
+@pytest.mark.parametrize("bad", ["abc\n", "x" * 129, "", None, "a b"])
+def test_request_id_from_rejects_whole_value_only(bad):
+    """Validation covers the whole value: a trailing newline is not "1-128 of A-Za-z0-9._-"."""
+    from app.instrumentation import request_id_from
+
+    generated = request_id_from(bad)
+    assert generated != bad and len(generated) == 32
+    assert request_id_from("ok-1.2_3") == "ok-1.2_3"

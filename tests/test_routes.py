@@ -37,7 +37,8 @@ def test_hello_without_name(client):
 
 
 @pytest.mark.parametrize(
-    "name", ["", "x" * 65, "<script>", "a/b", "Zoë", "tab\there", "semi;colon", "dot."]
+    "name",
+    ["", "x" * 65, "<script>", "a/b", "Zoë", "tab\there", "semi;colon", "dot.", "abc\n", "a\x00"],
 )
 def test_hello_rejects_invalid_names(client, name):
     """A name outside 1-64 of letters, digits, space, - and _ is a 400 JSON error."""
