@@ -10,9 +10,7 @@ mode requires).
 from __future__ import annotations
 
 import os
-import tempfile
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -53,8 +51,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         min_uptime_seconds=settings.readiness_min_uptime_seconds,
         state_dir=settings.multiproc_dir,
     )
-    state_dir = settings.multiproc_dir or Path(tempfile.mkdtemp(prefix="demo-app-state-"))
-    cpu_window = container.CpuWindow(state_dir / CPU_SAMPLES)
+    # Under gunicorn the CPU samples are shared through the multiprocess directory; in a single
+    # process (test client) they stay in memory.
+    state_dir = settings.multiproc_dir
+    cpu_window = container.CpuWindow(state_dir / CPU_SAMPLES if state_dir else None)
     master_pid = settings.master_pid or os.getpid()
     # A baseline now (the gunicorn master records one too), so the first scrape already
     # reports a real CPU figure.

@@ -194,19 +194,23 @@ class CpuWindow:
     Every worker computes from the same baseline, so they report the same value.
 
     Args:
-        path: the samples file (in the multiprocess directory under gunicorn).
+        path: the samples file (in the multiprocess directory under gunicorn); ``None`` keeps
+            the samples in this object's memory (one process, e.g. the test client).
         window_seconds: the longest baseline age kept, seconds (default 60).
         min_interval_seconds: a new sample is stored only when the newest is older (default 5).
     """
 
     def __init__(
-        self, path: Path, window_seconds: float = 60.0, min_interval_seconds: float = 5.0
+        self, path: Path | None, window_seconds: float = 60.0, min_interval_seconds: float = 5.0
     ) -> None:
         self.path = path
         self.window_seconds = window_seconds
         self.min_interval_seconds = min_interval_seconds
+        self._memory: list[tuple[float, float]] = []
 
     def _load(self) -> list[tuple[float, float]]:
+        if self.path is None:
+            return list(self._memory)
         try:
             data = json.loads(self.path.read_text())
             return [(float(t), float(u)) for t, u in data]
@@ -243,6 +247,9 @@ class CpuWindow:
         return max(0.0, 100.0 * (usage_seconds - base_usage) / elapsed / capacity_cores)
 
     def _store(self, samples: list[tuple[float, float]]) -> None:
+        if self.path is None:
+            self._memory = samples
+            return
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
             tmp.write_text(json.dumps(samples))

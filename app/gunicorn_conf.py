@@ -36,30 +36,41 @@ from pathlib import Path
 
 from app.settings import Settings, SettingsError
 
-try:
-    _settings = Settings.from_env()
-except SettingsError as _error:
-    # One JSON line, like every other line the server writes, then a non-zero exit.
+
+def _fail(logger: str, message: str) -> None:
+    """Start-up failure: one JSON line (like every line the server writes), then exit 2."""
     import json
     from datetime import UTC, datetime
 
-    _line = {
+    line = {
         "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         "level": "critical",
-        "logger": "app.settings",
-        "event": str(_error),
+        "logger": logger,
+        "event": message,
+        "pid": os.getpid(),
     }
-    print(json.dumps(_line), flush=True)
+    print(json.dumps(line), flush=True)
     sys.exit(2)
+
+
+try:
+    _settings = Settings.from_env()
+except SettingsError as _error:
+    _fail("app.settings", str(_error))
 
 _multiproc_dir = _settings.multiproc_dir or Path(tempfile.gettempdir()) / (
     f"demo-app-metrics-{_settings.port}"
 )
+try:
+    _multiproc_dir.mkdir(parents=True, exist_ok=True)
+    if not os.access(_multiproc_dir, os.W_OK | os.X_OK):
+        raise PermissionError(f"{_multiproc_dir} is not writable")
+except OSError as _error:
+    _fail("app.settings", f"PROMETHEUS_MULTIPROC_DIR={str(_multiproc_dir)!r}: unusable: {_error}")
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_multiproc_dir)
 # setdefault: a configuration reload (SIGHUP) re-imports this module but is no restart.
 os.environ.setdefault("DEMO_APP_SERVER_STARTED_AT", repr(time.time()))
 os.environ.setdefault("DEMO_APP_MASTER_PID", str(os.getpid()))
-_multiproc_dir.mkdir(parents=True, exist_ok=True)
 
 from prometheus_client import multiprocess  # noqa: E402 - must follow PROMETHEUS_MULTIPROC_DIR
 
@@ -69,7 +80,7 @@ from app.logging import gunicorn_logconfig  # noqa: E402
 
 # --- gunicorn settings ---------------------------------------------------------------------------
 wsgi_app = "app:create_app()"
-bind = [f"{os.environ.get('HOST', '0.0.0.0')}:{_settings.port}"]  # noqa: S104 - a pod's port
+bind = [f"{_settings.host}:{_settings.port}"]
 workers = _settings.web_concurrency
 worker_class = "gthread"
 threads = _settings.threads

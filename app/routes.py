@@ -59,7 +59,7 @@ def hello():
         hostname=settings.hostname,
         version=settings.app_version,
         environment=settings.app_env,
-        timestamp=datetime.now(UTC).isoformat(),
+        timestamp=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         request_id=g.request_id,
     )
 

@@ -8,6 +8,7 @@ message that says what to fix. Tests build ``Settings(...)`` directly.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import socket
@@ -30,6 +31,8 @@ class Settings:
 
     Attributes:
         port: TCP port gunicorn binds (``PORT``, 1-65535, default 5000).
+        host: address gunicorn binds (``HOST``, an IPv4/IPv6 address or ``localhost``;
+            default ``0.0.0.0``; the local stack uses ``127.0.0.1``).
         web_concurrency: gunicorn worker processes (``WEB_CONCURRENCY``, default 2). Never
             derived from the host's CPU count, which on a node far exceeds the pod's share.
         threads: threads per gthread worker (``GUNICORN_THREADS``, default 4).
@@ -61,6 +64,7 @@ class Settings:
     """
 
     port: int = 5000
+    host: str = "0.0.0.0"  # noqa: S104 - a pod listens on all its interfaces
     web_concurrency: int = 2
     threads: int = 4
     graceful_timeout_seconds: float = 10.0
@@ -101,6 +105,7 @@ class Settings:
                 errors.append(f"{var}={raw!r}: must be {what}")
 
         read("port", "PORT", _int_between(1, 65535), "an integer 1-65535")
+        read("host", "HOST", _bind_address, "an IP address or localhost")
         read("web_concurrency", "WEB_CONCURRENCY", _int_between(1, 64), "an integer 1-64")
         read("threads", "GUNICORN_THREADS", _int_between(1, 64), "an integer 1-64")
         read(
@@ -177,6 +182,13 @@ def _matching(pattern: re.Pattern[str]) -> Callable[[str], str]:
         return raw
 
     return parse
+
+
+def _bind_address(raw: str) -> str:
+    if raw == "localhost":
+        return raw
+    address = ipaddress.ip_address(raw.strip("[]"))  # ValueError when not an address
+    return f"[{address}]" if address.version == 6 else str(address)
 
 
 def _log_level(raw: str) -> str:

@@ -462,7 +462,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--traffic-rate",
         type=float,
-        default=float(os.environ.get(traffic.RATE_ENV) or traffic.DEFAULT_RATE),
+        # a string default goes through `type` too: a bad $TRAFFIC_RATE is a usage error
+        default=os.environ.get(traffic.RATE_ENV) or str(traffic.DEFAULT_RATE),
         help="requests per second with --traffic",
     )
     parser.add_argument("--no-grafana", action="store_true", help="do not start Grafana")

@@ -250,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rate",
         type=float,
-        default=float(os.environ.get(RATE_ENV) or DEFAULT_RATE),
+        # a string default goes through `type` too: a bad $TRAFFIC_RATE is a usage error
+        default=os.environ.get(RATE_ENV) or str(DEFAULT_RATE),
         help=f"requests per second (default {DEFAULT_RATE}, at most {MAX_RATE})",
     )
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)

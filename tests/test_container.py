@@ -121,3 +121,10 @@ def test_cpu_window_without_history_reports_nothing(tmp_path: Path):
     """With no earlier sample there is nothing to compare: None, never a fake 0.0."""
     window = container.CpuWindow(tmp_path / "samples.json")
     assert window.percent(3.0, capacity_cores=1.0, now=10.0) is None
+
+
+def test_cpu_window_in_memory_without_a_path():
+    """Without a samples file (one process), the window keeps its samples in memory."""
+    window = container.CpuWindow(None)
+    window.record(1.0, now=0.0)
+    assert window.percent(2.0, capacity_cores=1.0, now=10.0) == pytest.approx(10.0)

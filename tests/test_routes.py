@@ -27,6 +27,7 @@ def test_hello_greets_with_metadata(client):
     assert body["hostname"] == "test-pod"
     assert body["version"] == "9.9.9"
     assert body["environment"] == "test"
+    assert body["timestamp"].endswith("Z")  # UTC, written like the log lines' timestamps
     assert datetime.fromisoformat(body["timestamp"]).utcoffset().total_seconds() == 0
     assert body["request_id"] == response.headers["X-Request-ID"]
 

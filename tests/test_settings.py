@@ -81,3 +81,18 @@ def test_every_bad_variable_is_named_in_one_error():
 def test_empty_values_mean_default():
     """An empty variable (as an unset ConfigMap key renders) keeps the default."""
     assert Settings.from_env({"PORT": "", "APP_ENV": ""}).port == 5000
+
+
+@pytest.mark.parametrize(
+    ("raw", "bound"),
+    [("127.0.0.1", "127.0.0.1"), ("::1", "[::1]"), ("[::]", "[::]"), ("localhost", "localhost")],
+)
+def test_host_is_an_address(raw, bound):
+    """HOST takes an IP address (IPv6 bracketed for gunicorn's bind) or localhost."""
+    assert Settings.from_env({"HOST": raw}).host == bound
+
+
+def test_bad_host_is_named():
+    """A host name gunicorn cannot bind to is a settings error, not a 5 s retry loop."""
+    with pytest.raises(SettingsError, match="HOST='bad host'"):
+        Settings.from_env({"HOST": "bad host"})

@@ -10,7 +10,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from app import routes
 from monitoring import traffic
 from monitoring.traffic import MIX, TrafficError, TrafficGenerator, check_target
 
@@ -62,9 +61,12 @@ def test_the_mix_matches_its_weights_and_the_app_answers_as_intended(client):
         assert abs(100 * kinds[kind.name] / draws - kind.weight) < 2, kinds
 
 
-def test_the_invalid_names_are_invalid_and_the_names_valid():
-    assert all(routes.NAME_PATTERN.match(name) for name in traffic.NAMES)
-    assert not any(routes.NAME_PATTERN.match(name) for name in traffic.INVALID_NAMES)
+def test_the_invalid_names_are_invalid_and_the_names_valid(client):
+    """The mix's names get 200 from the real app and its invalid names 400."""
+    for name in traffic.NAMES:
+        assert client.get("/hello", query_string={"name": name}).status_code == 200, name
+    for name in traffic.INVALID_NAMES:
+        assert client.get("/hello", query_string={"name": name}).status_code == 400, name
 
 
 class _Server:
@@ -116,3 +118,12 @@ def test_a_slow_app_gets_no_backlog():
         server.close()
     assert server.count == 1
     assert generator.skipped >= 15
+
+
+def test_bad_rate_from_the_environment_is_a_usage_error(monkeypatch, capsys):
+    """TRAFFIC_RATE=abc ends with argparse's message and exit 2, not a traceback."""
+    monkeypatch.setenv(traffic.RATE_ENV, "abc")
+    with pytest.raises(SystemExit) as raised:
+        traffic.main(["--duration", "0"])
+    assert raised.value.code == 2
+    assert "invalid float value: 'abc'" in capsys.readouterr().err
