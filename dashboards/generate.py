@@ -1,12 +1,15 @@
 """Generate the Grafana dashboards: JSON files and the ConfigMaps Grafana's sidecar loads.
 
-Sources are ``dashboards/<name>.dashboard.py`` files; each defines a module-level ``dashboard``
-(a ``grafanalib.core.Dashboard``, grafanalib's generator contract). For each ``<name>`` this
-writes
+Sources are ``dashboards/<name>.dashboard.py`` files; each defines ``build(config)`` returning a
+``grafanalib.core.Dashboard`` for a ``MonitoringConfig``, and a module-level
+``dashboard = build(CONFIG)`` (grafanalib's ``generate-dashboard`` contract). Generation checks
+the config it is given (``MonitoringConfig.validate``) and then calls ``build(config)``, so a
+different config (the local stack's ``local_config()``, a test's) gives its own dashboards. For
+each ``<name>`` this writes
 
 - ``dashboards/generated/<name>.json``: the dashboard as Grafana 11 writes it (schemaVersion
   39), keys sorted, indent 2, trailing newline;
-- ``k8s/dashboards/<name>-dashboard-configmap.yaml``: a ConfigMap in ``CONFIG.namespace``
+- ``k8s/dashboards/<name>-dashboard-configmap.yaml``: a ConfigMap in ``config.namespace``
   labelled ``grafana_dashboard: "1"`` (what kube-prometheus-stack's Grafana sidecar watches),
   annotated with the Grafana folder, holding exactly that JSON under ``<uid>.json``;
 - ``k8s/dashboards/kustomization.yaml`` listing those ConfigMaps.
@@ -20,9 +23,9 @@ Usage::
     python -m dashboards.generate --check  # exit 1 listing outputs that differ
     # --source-dir / --json-dir / --k8s-dir point elsewhere (tests)
 
-Errors (a broken or missing ``dashboard``, a legacy panel, a uid that does not match the
-config) are reported as one line per problem on stderr with exit status 1, never a traceback,
-and nothing is written.
+Errors (an invalid config, a broken or missing ``build``/``dashboard``, a legacy panel, a uid
+that does not match the config) are reported as one line per problem on stderr with exit status
+1, never a traceback, and nothing is written.
 """
 
 from __future__ import annotations
@@ -83,12 +86,16 @@ def sources(source_dir: Path = SOURCE_DIR) -> dict[str, Path]:
     return {path.name[: -len(SUFFIX)]: path for path in sorted(source_dir.glob(f"*{SUFFIX}"))}
 
 
-def load(path: Path) -> Dashboard:
-    """Execute a ``*.dashboard.py`` file and return its module-level ``dashboard``.
+def load(path: Path, config: MonitoringConfig = CONFIG) -> Dashboard:
+    """Execute a ``*.dashboard.py`` file and return ``build(config)``, its dashboard for ``config``.
+
+    The module-level ``dashboard`` must exist too (grafanalib's contract), but generation uses
+    ``build(config)`` so that the config given is the one the dashboard shows.
 
     Raises:
-        DashboardError: the file fails to run, defines no ``dashboard``, or defines something
-            other than a ``grafanalib.core.Dashboard``.
+        DashboardError: the file fails to run, defines no ``dashboard`` or no callable ``build``,
+            ``build(config)`` raises, or either is something other than a
+            ``grafanalib.core.Dashboard``.
     """
     name = path.name[: -len(SUFFIX)]
     spec = importlib.util.spec_from_file_location(f"dashboards._source_{name}", path)
@@ -99,14 +106,26 @@ def load(path: Path) -> Dashboard:
         spec.loader.exec_module(module)
     except Exception as exc:  # any error in a source file is reported, not raised
         raise DashboardError(f"{path}: {type(exc).__name__}: {exc}") from exc
-    board = getattr(module, "dashboard", None)
-    if board is None:
+    if getattr(module, "dashboard", None) is None:
         raise DashboardError(f"{path}: defines no module-level `dashboard`")
+    _check_dashboard(path, "`dashboard` is", module.dashboard)
+    build = getattr(module, "build", None)
+    if not callable(build):
+        raise DashboardError(f"{path}: defines no `build(config)` function")
+    try:
+        board = build(config)
+    except Exception as exc:  # a source failing for this config is reported, not raised
+        raise DashboardError(f"{path}: build(config) raised {type(exc).__name__}: {exc}") from exc
+    _check_dashboard(path, "`build(config)` returned", board)
+    return board
+
+
+def _check_dashboard(path: Path, what: str, board: object) -> None:
+    """Raise ``DashboardError`` unless ``board`` is a grafanalib ``Dashboard``."""
     if not isinstance(board, Dashboard):
         raise DashboardError(
-            f"{path}: `dashboard` is a {type(board).__name__}, not a grafanalib.core.Dashboard"
+            f"{path}: {what} a {type(board).__name__}, not a grafanalib.core.Dashboard"
         )
-    return board
 
 
 # --- normalising grafanalib's JSON ----------------------------------------------------------------
@@ -333,19 +352,29 @@ def render_kustomization(names: list[str]) -> str:
     return _GENERATED_HEADER.format(source=f"*{SUFFIX}") + body
 
 
+def check_config(config: MonitoringConfig) -> None:
+    """Raise ``DashboardError`` with every problem ``config.validate()`` finds (one per line)."""
+    try:
+        config.validate()
+    except ValueError as exc:
+        raise DashboardError(str(exc)) from exc
+
+
 def build_all(config: MonitoringConfig = CONFIG, source_dir: Path = SOURCE_DIR) -> dict[str, dict]:
-    """``{name: normalised dashboard dict}`` for every source.
+    """``{name: normalised dashboard dict}`` for every source, built by ``build(config)``.
 
     Raises:
-        DashboardError: listing every failing source (one line each), or no source found.
+        DashboardError: ``config`` is invalid (``MonitoringConfig.validate``: checked first,
+            nothing is built), every failing source (one line each), or no source found.
     """
+    check_config(config)
     found = sources(source_dir)
     if not found:
         raise DashboardError(f"no *{SUFFIX} files in {source_dir}")
     result, problems = {}, []
     for name, path in found.items():
         try:
-            result[name] = dashboard_json(load(path), name, config)
+            result[name] = dashboard_json(load(path, config), name, config)
         except DashboardError as exc:
             problems.append(str(exc))
     if problems:
@@ -359,7 +388,11 @@ def render_all(
     json_dir: Path = JSON_DIR,
     k8s_dir: Path = K8S_DIR,
 ) -> dict[Path, str]:
-    """Every output file's path and text, generated afresh (nothing is written)."""
+    """Every output file's path and text, generated afresh from ``config`` (nothing is written).
+
+    Raises:
+        DashboardError: as ``build_all``.
+    """
     boards = build_all(config, source_dir)
     outputs: dict[Path, str] = {}
     for name, data in boards.items():
@@ -367,6 +400,20 @@ def render_all(
         outputs[k8s_dir / f"{name}{CONFIGMAP_SUFFIX}"] = render_configmap(name, data, config)
     outputs[k8s_dir / "kustomization.yaml"] = render_kustomization(list(boards))
     return outputs
+
+
+def dashboard_files(
+    config: MonitoringConfig = CONFIG, source_dir: Path = SOURCE_DIR
+) -> dict[str, str]:
+    """``{"<name>.json": dashboard JSON text}`` built from ``config``, for Grafana's file
+    provisioning (the local stack provisions ``local_config()``'s dashboards this way).
+
+    Raises:
+        DashboardError: as ``build_all``.
+    """
+    return {
+        f"{name}.json": render_json(data) for name, data in build_all(config, source_dir).items()
+    }
 
 
 def stale_outputs(
@@ -401,9 +448,14 @@ def _panels(panels: list[dict]):
 
 
 def all_queries(config: MonitoringConfig = CONFIG) -> list[tuple[str, str, str]]:
-    """Every panel query as ``(dashboard name, panel title, expr)``, Grafana variables intact.
+    """Every panel query of the dashboards built from ``config``, as ``(dashboard name, panel
+    title, expr)``, Grafana variables intact.
 
-    Expand the variables with ``expand_variables`` before sending one to Prometheus.
+    Expand the variables with ``expand_variables(expr, config=config)`` before sending one to
+    Prometheus.
+
+    Raises:
+        DashboardError: as ``build_all``.
     """
     return [
         (name, panel["title"], target["expr"])
@@ -417,7 +469,8 @@ _LABEL_VALUES = re.compile(r"^label_values\((?P<selector>.+),\s*(?P<label>\w+)\)
 
 
 def variable_queries(config: MonitoringConfig = CONFIG) -> list[tuple[str, str, str, str]]:
-    """Every query variable as ``(dashboard name, variable, selector expr, label)``.
+    """Every query variable of the dashboards built from ``config``, as ``(dashboard name,
+    variable, selector expr, label)``.
 
     Grafana runs ``label_values(<selector>, <label>)`` as a series lookup; the selector is PromQL.
 
@@ -440,21 +493,29 @@ def variable_queries(config: MonitoringConfig = CONFIG) -> list[tuple[str, str, 
 
 
 def expand_variables(
-    expr: str, *, namespace: str, pod: str = ".+", rate_interval: str = "5m"
+    expr: str,
+    *,
+    config: MonitoringConfig = CONFIG,
+    namespace: str | None = None,
+    pod: str = ".+",
+    rate_interval: str = "5m",
 ) -> str:
     """Substitute the dashboards' Grafana variables as Grafana would.
 
     Args:
-        namespace: value of ``$namespace`` (single-valued).
+        config: the config the dashboards were built from; ``${datasource}`` becomes its
+            ``grafana_datasource_uid``.
+        namespace: value of ``$namespace`` (single-valued); default ``config.namespace``, the
+            variable's default in the dashboards.
         pod: value of ``$pod``, a regex (Grafana sends ``(a|b)`` for a multi-selection).
         rate_interval: value of ``$__rate_interval``, a Prometheus duration (Grafana uses
             max(4 x scrape interval, step + scrape interval)).
     """
     values = {
         "__rate_interval": rate_interval,
-        "namespace": namespace,
+        "namespace": config.namespace if namespace is None else namespace,
         "pod": pod,
-        DATASOURCE_VARIABLE: CONFIG.grafana_datasource_uid,
+        DATASOURCE_VARIABLE: config.grafana_datasource_uid,
     }
 
     def replace(match: re.Match) -> str:
@@ -465,8 +526,13 @@ def expand_variables(
 
 
 # --- command line ---------------------------------------------------------------------------------
-def main(argv: list[str] | None = None) -> int:
-    """Write (or with ``--check`` compare) every output; 0 on success, 1 on any problem."""
+def main(argv: list[str] | None = None, config: MonitoringConfig | None = None) -> int:
+    """Write (or with ``--check`` compare) every output; 0 on success, 1 on any problem.
+
+    ``config`` defaults to ``monitoring.config.CONFIG`` (the Kubernetes dashboards); an invalid
+    one is reported on stderr (exit 1) before anything is built or written.
+    """
+    config = CONFIG if config is None else config
     parser = argparse.ArgumentParser(prog="python -m dashboards.generate", description=__doc__)
     parser.add_argument(
         "--check", action="store_true", help="compare with the files on disk instead of writing"
@@ -476,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--k8s-dir", type=Path, default=K8S_DIR, help="ConfigMap output")
     args = parser.parse_args(argv)
     try:
-        outputs = render_all(CONFIG, args.source_dir, args.json_dir, args.k8s_dir)
+        outputs = render_all(config, args.source_dir, args.json_dir, args.k8s_dir)
     except DashboardError as exc:
         print(f"dashboards: {exc}", file=sys.stderr)
         return 1

@@ -1,7 +1,8 @@
 """Demo App / Overview: is the service up, busy, failing, slow, or short of resources?
 
-grafanalib's contract: this module defines ``dashboard``; ``build(config)`` makes the same
-dashboard from any ``MonitoringConfig`` (tests build the local stack's variant).
+grafanalib's contract: this module defines ``dashboard`` (``build(CONFIG)``);
+``dashboards.generate`` calls ``build(config)`` with the config it generates for (the local
+stack's variant has no HPA panels).
 Each panel's description states the question it answers; the README lists them.
 """
 

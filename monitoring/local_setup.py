@@ -7,7 +7,8 @@ Pure functions of the monitoring config and the ports, so unit tests can inspect
   ``job`` from the job name), the generated rules file, alerting to the local Alertmanager;
 - ``alertmanager_local_config``: the project's routing (``monitoring.alertmanager``) with every
   receiver posting to the local webhook;
-- ``grafana_datasources`` / ``grafana_dashboard_provider``: Grafana provisioning.
+- ``grafana_datasources`` / ``grafana_dashboard_provider`` / ``grafana_dashboard_files``: Grafana
+  provisioning, the dashboards built from the config (``dashboards.generate``).
 
 Every address is 127.0.0.1.
 """
@@ -24,6 +25,7 @@ from typing import Any
 import yaml
 
 from app.settings import Settings
+from dashboards.generate import DashboardError, dashboard_files
 from monitoring import alertmanager, traffic
 from monitoring.config import MonitoringConfig
 
@@ -181,8 +183,29 @@ def grafana_datasources(config: MonitoringConfig, ports: Ports) -> dict:
     }
 
 
+def grafana_dashboard_files(config: MonitoringConfig, dashboards_dir: Path) -> dict[Path, str]:
+    """Grafana provisioning: the dashboards built from ``config`` by ``dashboards.generate``.
+
+    Locally that is ``local_config()``'s variant (no HPA panels, HA minimum 1), not the committed
+    Kubernetes JSON of ``dashboards/generated/``.
+
+    Returns:
+        ``{dashboards_dir / "<name>.json": dashboard JSON text}``, for the files that
+        ``grafana_dashboard_provider(config, dashboards_dir)`` makes Grafana load.
+
+    Raises:
+        StackError: the config is invalid or a dashboard source is broken (the generator's
+            message, one line per problem).
+    """
+    try:
+        files = dashboard_files(config)
+    except DashboardError as error:
+        raise StackError(f"dashboards: {error}") from error
+    return {dashboards_dir / name: text for name, text in files.items()}
+
+
 def grafana_dashboard_provider(config: MonitoringConfig, dashboards_dir: Path) -> dict:
-    """Grafana provisioning: load the generated dashboard JSON files, read-only."""
+    """Grafana provisioning: load the dashboard JSON files in ``dashboards_dir``, read-only."""
     return {
         "apiVersion": 1,
         "providers": [

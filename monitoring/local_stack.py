@@ -12,12 +12,14 @@ Starts, in the foreground, each bound to 127.0.0.1 only:
   produces on Kubernetes (``job``, ``namespace``, ``pod``, ``service``) and loading a rules file
   generated at start by the alerts generator from ``monitoring.config.local_config()``;
 - Grafana, only when ``grafana`` or ``grafana-server`` is on PATH, with a Prometheus datasource
-  of uid ``CONFIG.grafana_datasource_uid`` and the dashboards of ``dashboards/generated/``;
+  of uid ``config.grafana_datasource_uid`` and the dashboards built from the same config by the
+  dashboards generator (``build(config)``: no HPA panels locally);
 - optionally the traffic generator (``monitoring.traffic``).
 
 Nothing is hand-copied: the rules come from ``alerts.generate.render_rules_file(config)``, the
-routing from ``monitoring.alertmanager.alertmanager_config``, the dashboards from their generated
-JSON; Kubernetes-only parameters (HA minimum, HPA) take their values from ``local_config()``.
+routing from ``monitoring.alertmanager.alertmanager_config``, the dashboards from
+``dashboards.generate.dashboard_files(config)``; Kubernetes-only parameters (HA minimum, HPA)
+take their values from ``local_config()``.
 The generated ``prometheus.yml`` and ``alertmanager.yml`` are checked with ``promtool check
 config`` and ``amtool check-config`` before anything starts.
 
@@ -77,6 +79,7 @@ from monitoring.local_setup import (
     Ports,
     StackError,
     alertmanager_local_config,
+    grafana_dashboard_files,
     grafana_dashboard_provider,
     grafana_datasources,
     local_pod_name,
@@ -86,8 +89,8 @@ from monitoring.local_setup import (
 
 __all__ = ["PORT_ENV", "LocalStack", "Ports", "StackError", "main"]
 
-ROOT = Path(__file__).resolve().parent.parent
-DASHBOARDS_DIR = ROOT / "dashboards" / "generated"
+GRAFANA_DASHBOARDS = Path("grafana") / "dashboards"
+"""Where, under the state directory, the dashboards built from the config are written."""
 STOP_TIMEOUT_SECONDS = 15.0
 """How long the children get to exit after SIGTERM before SIGKILL (the app drains first)."""
 READY_TIMEOUT_SECONDS = 30.0
@@ -105,7 +108,7 @@ class LocalStack:
     """The local stack; ``start()`` then ``stop()``, or use it as a context manager.
 
     Attributes:
-        config: the monitoring config the rules and routing are generated from.
+        config: the monitoring config the rules, routing and dashboards are generated from.
         ports: where everything listens (127.0.0.1).
         timing: Alertmanager's notification timing.
         app_env: extra environment for the app (e.g. ``{"FAULT_ERROR_RATIO": "0.2"}``); the
@@ -152,8 +155,9 @@ class LocalStack:
         """Generate and check the configs, start every component, wait until each is ready.
 
         Raises:
-            StackError: a port is busy, a generated config is invalid, or a component does not
-                become ready within ``READY_TIMEOUT_SECONDS`` (its log tail is in the message).
+            StackError: a port is busy, a generated config is invalid, a dashboard cannot be
+                built, or a component does not become ready within ``READY_TIMEOUT_SECONDS``
+                (its log tail is in the message).
             ValueError: the monitoring config is inconsistent or the traffic rate out of bounds
                 (``traffic.TrafficError``), before anything starts.
             InterruptedError: ``stop_requested`` was set while starting.
@@ -222,6 +226,12 @@ class LocalStack:
                 check_file([b.amtool, "check-config", str(am_yml)], "alertmanager.yml")
             else:
                 self.notes.append("amtool not found: alertmanager.yml not checked")
+        if grafana_cmd:
+            for path, text in grafana_dashboard_files(
+                self.config, state / GRAFANA_DASHBOARDS
+            ).items():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text)
 
         # The app.
         env = dict(os.environ)
@@ -287,11 +297,11 @@ class LocalStack:
         )
         write_yaml(
             provisioning / "dashboards" / "demo-app.yml",
-            grafana_dashboard_provider(self.config, DASHBOARDS_DIR),
+            grafana_dashboard_provider(self.config, state / GRAFANA_DASHBOARDS),
         )
         for empty in ("plugins", "alerting", "notifiers"):
             (provisioning / empty).mkdir(parents=True, exist_ok=True)
-        overview = DASHBOARDS_DIR / "overview.json"
+        overview = state / GRAFANA_DASHBOARDS / "overview.json"
         env = dict(os.environ)
         env.update(
             {

@@ -11,8 +11,10 @@ uids and thresholds, allowed metric names only, and committed output equal to a 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -26,7 +28,7 @@ from grafanalib import formatunits
 from app import metric_names as m
 from dashboards import generate, panels
 from monitoring import kubernetes_series as k8s
-from monitoring.config import CONFIG, local_config, slo_error_ratio_record
+from monitoring.config import CONFIG, SLO, local_config, slo_error_ratio_record
 from tests.conftest import ROOT, require_binary, require_schemas
 
 NAMES = sorted(CONFIG.dashboard_uids)
@@ -191,27 +193,59 @@ def test_generation_is_deterministic():
 
 BAD_SOURCES = {
     "raises": ("raise RuntimeError('boom')\n", "RuntimeError: boom"),
-    "no_dashboard": ("board = None\n", "defines no module-level `dashboard`"),
+    "no_dashboard": ("def build(config):\n    pass\n", "defines no module-level `dashboard`"),
     "wrong_type": ("dashboard = {'title': 'x'}\n", "is a dict, not a grafanalib.core.Dashboard"),
+    "no_build": (
+        "from grafanalib.core import Dashboard\ndashboard = Dashboard(title='x', uid='x')\n",
+        "defines no `build(config)` function",
+    ),
+    "build_raises": (
+        """
+        from grafanalib.core import Dashboard
+        dashboard = Dashboard(title="x", uid="demo-app-overview")
+        def build(config):
+            raise KeyError("no such SLO")
+        """,
+        "build(config) raised KeyError: 'no such SLO'",
+    ),
+    "build_wrong_type": (
+        """
+        from grafanalib.core import Dashboard
+        dashboard = Dashboard(title="x", uid="demo-app-overview")
+        def build(config):
+            return None
+        """,
+        "`build(config)` returned a NoneType, not a grafanalib.core.Dashboard",
+    ),
     "legacy_graph": (
         """
         from grafanalib.core import Dashboard, Graph, Target, GridPos
-        dashboard = Dashboard(title="x", uid="demo-app-overview", panels=[
-            Graph(title="old", targets=[Target(expr="up", refId="A")], gridPos=GridPos(8, 8, 0, 0))
-        ])
+        def build(config):
+            return Dashboard(title="x", uid="demo-app-overview", panels=[
+                Graph(title="old", targets=[Target(expr="up", refId="A")],
+                      gridPos=GridPos(8, 8, 0, 0))
+            ])
+        dashboard = build(None)
         """,
         "has type 'graph'; only modern panels are allowed",
     ),
     "legacy_singlestat": (
         """
         from grafanalib.core import Dashboard, SingleStat, Target, GridPos
-        old = SingleStat(title="old", targets=[Target(expr="up", refId="A")])
-        dashboard = Dashboard(title="x", uid="demo-app-overview", panels=[old])
+        def build(config):
+            old = SingleStat(title="old", targets=[Target(expr="up", refId="A")])
+            return Dashboard(title="x", uid="demo-app-overview", panels=[old])
+        dashboard = build(None)
         """,
         "has type 'singlestat'",
     ),
     "wrong_uid": (
-        "from grafanalib.core import Dashboard\ndashboard = Dashboard(title='x', uid='other')\n",
+        """
+        from grafanalib.core import Dashboard
+        def build(config):
+            return Dashboard(title="x", uid="other")
+        dashboard = build(None)
+        """,
         "uid is 'other', config.dashboard_uids says 'demo-app-overview'",
     ),
 }
@@ -237,7 +271,9 @@ def test_a_bad_source_is_reported_in_one_line_and_nothing_is_written(case, tmp_p
 def test_a_source_without_a_uid_in_the_config_is_refused(tmp_path):
     """A new dashboard file needs its uid in CONFIG.dashboard_uids first."""
     (tmp_path / f"extra{generate.SUFFIX}").write_text(
-        "from grafanalib.core import Dashboard\ndashboard = Dashboard(title='x', uid='x')\n"
+        "from grafanalib.core import Dashboard\n"
+        "def build(config):\n    return Dashboard(title='x', uid='x')\n"
+        "dashboard = build(None)\n"
     )
     with pytest.raises(generate.DashboardError, match=r"'extra': no uid in config\.dashboard_uids"):
         generate.build_all(CONFIG, tmp_path)
@@ -246,6 +282,129 @@ def test_a_source_without_a_uid_in_the_config_is_refused(tmp_path):
 def test_an_empty_source_directory_is_an_error(tmp_path):
     with pytest.raises(generate.DashboardError, match=r"no \*\.dashboard\.py files"):
         generate.build_all(CONFIG, tmp_path)
+
+
+# --- the config given is the config used ---------------------------------------------------------
+OTHER_NAMESPACE = "other-ns"
+OTHER_ERROR_RATIO = 0.5
+INVALID_CONFIGS = {
+    # Cases MonitoringConfig.validate() catches: an objective outside (0, 1), a latency threshold
+    # that is no bucket edge of the duration histogram (0.3 s lies between 0.25 and 0.5).
+    "objective_1.5": (
+        dataclasses.replace(CONFIG, slos=(SLO("availability", 1.5, "every request, and more"),)),
+        "SLO availability: objective 1.5 is not in (0, 1)",
+    ),
+    "latency_threshold_0.3": (
+        dataclasses.replace(
+            CONFIG, slos=(SLO("latency", 0.99, "within 300 ms", latency_threshold_seconds=0.3),)
+        ),
+        "SLO latency: latency threshold 0.3s is not a bucket edge",
+    ),
+}
+
+
+def test_a_different_config_gives_its_own_dashboards(tmp_path):
+    """Generation builds from the config given: another namespace and error-ratio threshold show
+    in the dashboard JSON (variable default, panel threshold) and in the ConfigMaps."""
+    assert 0.3 not in m.HTTP_DURATION_BUCKETS  # the premise of INVALID_CONFIGS
+    other = dataclasses.replace(
+        CONFIG, namespace=OTHER_NAMESPACE, error_ratio_warning=OTHER_ERROR_RATIO
+    )
+    json_dir, k8s_dir = tmp_path / "json", tmp_path / "k8s"
+    outputs = generate.render_all(other, json_dir=json_dir, k8s_dir=k8s_dir)
+    default = generate.render_all(CONFIG, json_dir=json_dir, k8s_dir=k8s_dir)
+    assert outputs[json_dir / "overview.json"] != default[json_dir / "overview.json"]
+
+    overview = json.loads(outputs[json_dir / "overview.json"])
+    (namespace,) = [v for v in overview["templating"]["list"] if v["name"] == "namespace"]
+    assert namespace["current"]["value"] == OTHER_NAMESPACE
+    error_panels = [
+        p
+        for p in data_panels(overview)
+        if any(CONFIG.server_error_matcher in t["expr"] for t in p["targets"])
+        and threshold_values(p)
+    ]
+    assert error_panels, "no error-ratio panel with thresholds"
+    for panel in error_panels:
+        assert threshold_values(panel) == [OTHER_ERROR_RATIO], panel["title"]
+
+    configmap = yaml.safe_load(outputs[k8s_dir / f"overview{generate.CONFIGMAP_SUFFIX}"])
+    assert configmap["metadata"]["namespace"] == OTHER_NAMESPACE
+    assert json.loads(configmap["data"]["demo-app-overview.json"]) == overview
+    # The e2e hooks follow the config too: $namespace defaults to its namespace.
+    expr = next(e for _, _, e in generate.all_queries(other) if "$namespace" in e)
+    assert f'namespace="{OTHER_NAMESPACE}"' in generate.expand_variables(expr, config=other)
+
+
+def test_the_local_config_gives_the_local_dashboards():
+    """build_all(local_config()): no HPA panels (no kube-state-metrics HPA series, no requests),
+    the HA minimum 1 in the ready panel, and every query rule still holds."""
+    local = generate.build_all(local_config())["overview"]
+    kubernetes = generate.build_all(CONFIG)["overview"]
+    local_exprs = " ".join(t["expr"] for p in data_panels(local) for t in p["targets"])
+    assert k8s.HPA_MAX_REPLICAS not in local_exprs
+    assert k8s.HPA_MAX_REPLICAS in " ".join(
+        t["expr"] for p in data_panels(kubernetes) for t in p["targets"]
+    )
+    (ready,) = [p for p in data_panels(local) if p["title"] == "Ready pods vs desired"]
+    assert threshold_values(ready) == [local_config().ha_min_ready]
+    assert k8s.POD_CONTAINER_RESOURCE_REQUESTS not in local_exprs
+    local_queries = {expr for _, _, expr in generate.all_queries(local_config())}
+    assert local_queries < {expr for _, _, expr in generate.all_queries(CONFIG)}
+    assert check_conventions("overview (local)", local) == []
+
+
+def test_the_module_level_dashboard_is_build_of_the_default_config():
+    """grafanalib's contract (``dashboard``) and generation (``build(config)``) agree."""
+    for name, path in generate.sources().items():
+        spec = importlib.util.spec_from_file_location(f"source_{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        assert generate.dashboard_json(module.dashboard, name) == generate.dashboard_json(
+            module.build(CONFIG), name
+        )
+
+
+@pytest.mark.parametrize("case", sorted(INVALID_CONFIGS))
+def test_an_invalid_config_is_refused_and_nothing_is_written(case, tmp_path, capsys):
+    """validate() runs first: exit 1 with its message, no traceback, no output files."""
+    config, expected = INVALID_CONFIGS[case]
+    out_dirs = ["--json-dir", str(tmp_path / "json"), "--k8s-dir", str(tmp_path / "k8s")]
+    for check in ([], ["--check"]):
+        assert generate.main([*out_dirs, *check], config=config) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("dashboards: invalid monitoring config:")
+        assert expected in err
+        assert "Traceback" not in err
+    assert not (tmp_path / "json").exists()
+    assert not (tmp_path / "k8s").exists()
+    for function in (generate.build_all, generate.all_queries, generate.variable_queries):
+        with pytest.raises(generate.DashboardError, match=re.escape(expected)):
+            function(config)
+
+
+def test_the_command_refuses_an_invalid_monitoring_config(tmp_path):
+    """`python -m dashboards.generate` with monitoring.config.CONFIG replaced by an invalid one
+    (objective 1.5): exit 1, the problem on stderr, nothing written."""
+    json_dir, k8s_dir = tmp_path / "json", tmp_path / "k8s"
+    script = textwrap.dedent(
+        f"""
+        import dataclasses, runpy, sys
+        import monitoring.config as c
+        c.CONFIG = dataclasses.replace(
+            c.CONFIG, slos=(dataclasses.replace(c.CONFIG.slos[0], objective=1.5),)
+        )
+        sys.argv = ["generate", "--json-dir", {str(json_dir)!r}, "--k8s-dir", {str(k8s_dir)!r}]
+        runpy.run_module("dashboards.generate", run_name="__main__")
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 1, result.stderr
+    assert "objective 1.5 is not in (0, 1)" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not json_dir.exists() and not k8s_dir.exists()
 
 
 # --- dashboard-level conventions -----------------------------------------------------------------
@@ -523,19 +682,6 @@ def test_all_queries_lists_every_target_and_expands_to_plain_promql():
         assert "$" not in expanded
         promql_parser.parse(expanded)
         assert "[5m]" in expanded or "[" not in expanded
-
-
-def test_the_local_variant_builds_without_hpa_panels_and_keeps_the_conventions():
-    """build(config) works for other configs: local_config() (no HPA) drops the kube-state-
-    metrics HPA panels and still passes every query rule."""
-    spec = importlib.util.spec_from_file_location("overview_src", generate.sources()["overview"])
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    data = generate.dashboard_json(module.build(local_config()), "overview", local_config())
-    exprs = " ".join(t["expr"] for p in data_panels(data) for t in p["targets"])
-    assert k8s.HPA_MAX_REPLICAS not in exprs
-    assert k8s.POD_CONTAINER_RESOURCE_REQUESTS not in exprs
-    assert check_conventions("overview (local)", data) == []
 
 
 # --- house-style helpers -------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import socket
@@ -10,7 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from monitoring import alertmanager
+from dashboards.generate import JSON_DIR
+from monitoring import alertmanager, kubernetes_series
 from monitoring.config import CONFIG, local_config
 from monitoring.local_processes import Binaries, WebhookReceiver, busy_ports
 from monitoring.local_setup import (
@@ -19,12 +21,13 @@ from monitoring.local_setup import (
     StackError,
     alertmanager_local_config,
     free_port,
+    grafana_dashboard_files,
     grafana_dashboard_provider,
     grafana_datasources,
     local_pod_name,
     prometheus_config,
 )
-from monitoring.local_stack import DASHBOARDS_DIR, LocalStack
+from monitoring.local_stack import LocalStack
 
 PORTS = Ports(app=15000, prometheus=19090, alertmanager=19093, webhook=15001, grafana=13000)
 NO_BINARIES = Binaries(prometheus=None, promtool=None, alertmanager=None, amtool=None, grafana=None)
@@ -83,12 +86,36 @@ def test_grafana_gets_the_datasource_uid_the_dashboards_use():
     assert source["type"] == "prometheus"
 
 
-def test_grafana_loads_the_generated_dashboards():
-    (provider,) = grafana_dashboard_provider(CONFIG, DASHBOARDS_DIR)["providers"]
-    assert provider["folder"] == CONFIG.dashboard_folder
-    files = sorted(Path(provider["options"]["path"]).glob("*.json"))
-    uids = {json.loads(f.read_text())["uid"] for f in files}
-    assert uids == set(CONFIG.dashboard_uids.values())
+def test_grafana_loads_the_dashboards_built_from_the_local_config(tmp_path):
+    """Grafana gets local_config()'s dashboards (no HPA panels, HA minimum 1), not the committed
+    Kubernetes JSON, from the directory its provider reads."""
+    config = local_config()
+    files = grafana_dashboard_files(config, tmp_path)
+    for path, text in files.items():
+        path.write_text(text)
+    (provider,) = grafana_dashboard_provider(config, tmp_path)["providers"]
+    assert provider["folder"] == config.dashboard_folder
+    loaded = {
+        f.stem: json.loads(f.read_text())
+        for f in sorted(Path(provider["options"]["path"]).glob("*.json"))
+    }
+    assert {d["uid"] for d in loaded.values()} == set(config.dashboard_uids.values())
+    overview = loaded["overview"]
+    committed = json.loads((JSON_DIR / "overview.json").read_text())
+    assert overview != committed
+    exprs = json.dumps(overview)
+    assert kubernetes_series.HPA_MAX_REPLICAS in json.dumps(committed)
+    assert kubernetes_series.HPA_MAX_REPLICAS not in exprs
+    (ready,) = [p for p in overview["panels"] if p.get("title") == "Ready pods vs desired"]
+    assert ready["fieldConfig"]["defaults"]["thresholds"]["steps"][1]["value"] == 1
+
+
+def test_an_invalid_config_stops_the_dashboards_with_the_generators_message(tmp_path):
+    bad = local_config(slos=(dataclasses.replace(CONFIG.slos[0], objective=1.5),))
+    with pytest.raises(
+        StackError, match=r"(?s)dashboards: invalid monitoring config:.*objective 1\.5 is not"
+    ):
+        grafana_dashboard_files(bad, tmp_path)
 
 
 def test_ports_come_from_the_environment():

@@ -1,7 +1,8 @@
 """The local stack end to end: the real app, Prometheus and Alertmanager (``make run``).
 
 One stack serves the module (started through ``monitoring.local_stack.LocalStack``, the code
-``make run`` runs, on free ports): rules generated from ``local_config(metrics_absent_for="15s")``,
+``make run`` runs, on free ports): rules and dashboards generated from
+``local_config(metrics_absent_for="15s")`` (the dashboard queries checked are that config's),
 Alertmanager's ``group_wait`` 1 s through the routing generator's ``Timing``, fault injection
 (``FAULT_ERROR_RATIO``) on for the whole stack so error panels have errors, and the traffic
 generator running. The alert test stops the app, so it runs last in this file.
@@ -72,7 +73,7 @@ CFS_SERIES = {metric_names.CPU_PERIODS, metric_names.CPU_THROTTLED_PERIODS}
 
 def expand(expr: str, pod: str) -> str:
     """A dashboard expression with every Grafana variable substituted (fails on any left)."""
-    text = expand_variables(expr, namespace=CONFIG.namespace, pod=pod, rate_interval="1m")
+    text = expand_variables(expr, config=CONFIG, pod=pod, rate_interval="1m")
     # Longest first, so $__range does not eat the start of $__range_s.
     for name in sorted(GRAFANA_TIME_VARIABLES, key=len, reverse=True):
         value = GRAFANA_TIME_VARIABLES[name]
@@ -159,9 +160,9 @@ def used_metric_names() -> dict[str, set[str]]:
     for group in build_rule_groups(CONFIG):
         for rule in group["rules"]:
             add(rule["expr"], f"rule {rule.get('alert') or rule.get('record')}")
-    for dashboard, title, expr in all_queries():
+    for dashboard, title, expr in all_queries(CONFIG):
         add(expand(expr, pod=".+"), f"dashboard {dashboard}: {title}")
-    for dashboard, variable, selector, _label in variable_queries():
+    for dashboard, variable, selector, _label in variable_queries(CONFIG):
         add(expand(selector, pod=".+"), f"dashboard {dashboard}: variable {variable}")
     return used
 
@@ -197,7 +198,7 @@ def app_only_queries() -> list[tuple[str, str, str]]:
     """Dashboard queries that read only the app's series and this project's recording rules."""
     return [
         (dashboard, title, expr)
-        for dashboard, title, expr in all_queries()
+        for dashboard, title, expr in all_queries(CONFIG)
         if metric_names_in(expand(expr, pod=".+")) <= APP_SERIES | RECORDING_RULES
     ]
 
@@ -232,7 +233,7 @@ def test_dashboard_variables_offer_the_local_namespace_and_pod(stack, prom):
     """The namespace and pod pickers find the labels the local scrape attaches."""
     prom.wait_for(f"up{SELECTOR}", stack.started + UP_BOUND_SECONDS)
     expected = {"namespace": CONFIG.namespace, "pod": stack.pod_name}
-    for dashboard, variable, selector, label in variable_queries():
+    for dashboard, variable, selector, label in variable_queries(CONFIG):
         values = {s["metric"].get(label) for s in prom.query(expand(selector, pod=".+"))}
         assert expected[label] in values, (dashboard, variable, values)
 
