@@ -14,6 +14,7 @@ name that way), e.g. ``python -m monitoring.config helm_release``.
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 from dataclasses import dataclass, field
 
@@ -55,7 +56,7 @@ DEFAULT_BURN_RATE_WINDOWS = (
 
 @dataclass(frozen=True)
 class SLO:
-    """A service level objective over API routes (probes and /metrics excluded).
+    """A service level objective over API routes (``MonitoringConfig.api_route_matcher``).
 
     Attributes:
         name: short identifier used in rule names and labels (``availability``, ``latency``).
@@ -128,7 +129,7 @@ class MonitoringConfig:
     memory_limit_bytes: int = 128 * 1024 * 1024
     scrape_interval: str = "15s"  # the ServiceMonitor's; rate windows need >= 4 of them
 
-    # --- RED thresholds (API routes only) ----------------------------------------------------
+    # --- RED thresholds (API routes only: matched URL rules other than probes and /metrics) --
     error_ratio_warning: float = 0.05  # ratio 0-1 of 5xx responses
     error_ratio_for: str = "10m"
     latency_p99_warning_seconds: float = 1.0
@@ -183,8 +184,16 @@ class MonitoringConfig:
 
     @property
     def api_route_matcher(self) -> str:
-        """A ``route`` matcher that keeps API routes only (probes and /metrics excluded)."""
-        excluded = "|".join(metric_names.NON_API_ROUTES)
+        """A ``route`` matcher that keeps API routes only: matched URL rules other than probes.
+
+        Excluded: ``metric_names.NON_API_ROUTES`` (the probes and /metrics) and
+        ``metric_names.ROUTE_UNMATCHED`` (404s of scanners, 405s), so that unmatched traffic
+        can neither dilute an SLI nor count as good events. Each value is regex-escaped (RE2
+        syntax) and then escaped again for the PromQL string literal, e.g.
+        ``route!~"/healthz|/readiness|/metrics|<unmatched>"``.
+        """
+        routes = (*metric_names.NON_API_ROUTES, metric_names.ROUTE_UNMATCHED)
+        excluded = "|".join(re.escape(r).replace("\\", "\\\\") for r in routes)
         return f'route!~"{excluded}"'
 
     @property

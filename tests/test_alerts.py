@@ -175,6 +175,35 @@ def _selectors(expr: str) -> list[promql_parser.VectorSelector]:
     return found
 
 
+def _route_kept(matcher: str, route: str) -> bool:
+    """Whether the PromQL ``route`` matcher keeps ``route`` (regexes are fully anchored)."""
+    (parsed,) = promql_parser.parse(f"x{{{matcher}}}").matchers.matchers
+    assert parsed.name == "route" and parsed.op == promql_parser.MatchOp.NotRe
+    return re.fullmatch(parsed.value, route) is None
+
+
+def test_api_routes_are_the_matched_url_rules_other_than_probes_and_metrics():
+    """The SLI scope: every URL rule of the app except probes and /metrics; never <unmatched>."""
+    from app import create_app
+
+    rules = {r.rule for r in create_app().url_map.iter_rules()}
+    matcher = CONFIG.api_route_matcher
+    candidates = rules | {metric_names.ROUTE_UNMATCHED}
+    kept = {route for route in candidates if _route_kept(matcher, route)}
+    assert kept == rules - set(metric_names.NON_API_ROUTES)
+    assert not _route_kept(matcher, metric_names.ROUTE_UNMATCHED)
+
+
+def test_api_route_matcher_escapes_regex_metacharacters(monkeypatch):
+    """Excluded routes are literals: a ``.`` or ``|`` in one matches only itself."""
+    monkeypatch.setattr(metric_names, "NON_API_ROUTES", ("/a.b", "/c|d", "/e\\f"))
+    matcher = CONFIG.api_route_matcher
+    for excluded in ("/a.b", "/c|d", "/e\\f", metric_names.ROUTE_UNMATCHED):
+        assert not _route_kept(matcher, excluded), excluded
+    for kept in ("/aXb", "/c", "d", "/hello"):
+        assert _route_kept(matcher, kept), kept
+
+
 def test_every_series_read_is_known():
     """Expressions parse, and read only the app's metrics, allowed Kubernetes series, or records."""
     suffixes = ("", "_bucket", "_count", "_sum")

@@ -118,13 +118,21 @@ def _num(value: Fraction) -> str:
 
 
 def _series(
-    config: MonitoringConfig, slo: SLO, traffic: Traffic, pod: int = 0, route: str = API_ROUTE
+    config: MonitoringConfig,
+    slo: SLO,
+    traffic: Traffic,
+    pod: int = 0,
+    route: str = API_ROUTE,
+    good_status: int = 200,
 ) -> list[dict]:
-    """The app's series carrying ``traffic`` for one SLO's SLI."""
+    """The app's series carrying ``traffic`` for one SLO's SLI.
+
+    ``good_status``: the status of the non-5xx requests (e.g. 404 for unmatched traffic).
+    """
     labels = {**pod_labels(config, pod), "method": "GET", "route": route}
     if slo.latency_threshold_seconds is None:
         good = [t - b for t, b in zip(traffic.total, traffic.bad, strict=True)]
-        ok = {**labels, "status": "200"}
+        ok = {**labels, "status": str(good_status)}
         failed = {**labels, "status": "500"}
         return [
             {"series": series(metric_names.HTTP_REQUESTS, ok), "values": _counter_values(good)},
@@ -164,15 +172,19 @@ def _record_check(
 
 
 def _records_constant(config: MonitoringConfig) -> list[dict]:
-    """Constant traffic on two pods; failing, slow probes on the side must not count."""
+    """Constant traffic on two pods; failing, slow probes on the side must not count, and
+    neither must a scanner's fast 404s on ``<unmatched>`` (ten times the API traffic), which
+    would otherwise dilute the ratios tenfold."""
     steps = 65
     ratios = {slo.name: Fraction(2 + 28 * i, 1000) for i, slo in enumerate(config.slos)}
     inputs, checks = [], []
     for slo in config.slos:
         traffic = Traffic.phases((steps, 1000, ratios[slo.name] * 1000))
         probe = Traffic.phases((steps, 500, 500))  # every probe fails and is slow
+        scanner = Traffic.phases((steps, 20_000, 0))  # fast 404s, never a 5xx
         inputs += _series(config, slo, traffic, 0) + _series(config, slo, traffic, 1)
         inputs += _series(config, slo, probe, 1, metric_names.ROUTE_HEALTHZ)
+        inputs += _series(config, slo, scanner, 0, metric_names.ROUTE_UNMATCHED, good_status=404)
         for window in config.slo_windows():
             window_steps = duration_seconds(window) // 60
             checks.append(
@@ -180,7 +192,10 @@ def _records_constant(config: MonitoringConfig) -> list[dict]:
             )
     return [
         {
-            "name": "SLO records: constant error ratios over API routes, probes excluded",
+            "name": (
+                "SLO records: constant error ratios over API routes; probes and "
+                "unmatched 404s excluded"
+            ),
             "interval": "1m",
             "input_series": inputs,
             "promql_expr_test": checks,
