@@ -80,6 +80,68 @@ def test_invalid_config_fails_with_a_precise_message():
         generate.build_rule_groups(bad)
 
 
+_WINDOWS = CONFIG.burn_rate_windows
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"slos": (SLO(name="availability", objective=0.9, description="x"),)},
+            r"SLO availability, burn-rate window 1h/5m: threshold 14\.4 x \(1 - 0\.9\) = 1\.44 "
+            r"is >= 1",
+        ),
+        ({"error_ratio_warning": 1.0}, r"error_ratio_warning must be a ratio in \(0, 1\), got 1"),
+        ({"error_ratio_warning": 0.0}, r"error_ratio_warning must be a ratio in \(0, 1\), got 0"),
+        ({"latency_p99_warning_seconds": 0.0}, r"latency_p99_warning_seconds must be > 0, got 0"),
+        ({"cpu_warning_for": "10 min"}, r"cpu_warning_for: '10 min' is not a simple Prometheus"),
+        ({"slo_period": "1mo"}, r"slo_period: '1mo' is not a simple Prometheus duration"),
+        ({"rate_window": "0m"}, r"rate_window: '0m' must be longer than 0"),
+        ({"scrape_interval": ""}, r"scrape_interval: '' is not a simple Prometheus duration"),
+        (
+            {"burn_rate_windows": (dataclasses.replace(_WINDOWS[0], long="5m", short="1h"),)},
+            r"burn-rate window 5m/1h: the short window must be shorter than the long one",
+        ),
+        (
+            {"burn_rate_windows": (dataclasses.replace(_WINDOWS[0], for_="2 m"),)},
+            r"burn-rate window 1h/5m: for: '2 m' is not a simple Prometheus duration",
+        ),
+        (
+            {"hpa_min_replicas": 5, "hpa_max_replicas": 3},
+            r"hpa_min_replicas \(5\) must be >= 1 and <= hpa_max_replicas \(3\)",
+        ),
+    ],
+)
+def test_config_that_makes_alerts_impossible_is_refused(overrides, message):
+    """validate() names the field (and SLO and window) of each value no alert could work with."""
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(CONFIG, **overrides).validate()
+
+
+def test_generate_writes_nothing_for_an_invalid_config(monkeypatch, capsys):
+    """`python -m alerts.generate` on an impossible config exits 2 with the message, no file."""
+    written = []
+    monkeypatch.setattr(Path, "write_text", lambda self, *a, **k: written.append(self))
+    impossible = (SLO(name="availability", objective=0.9, description="x"),)
+    monkeypatch.setattr(generate, "CONFIG", dataclasses.replace(CONFIG, slos=impossible))
+    assert generate.main([]) == 2
+    assert written == []
+    err = capsys.readouterr().err
+    assert err.startswith("alerts.generate: invalid monitoring config:")
+    assert "SLO availability, burn-rate window 1h/5m: threshold 14.4 x (1 - 0.9) = 1.44" in err
+
+
+def test_every_duration_field_is_validated():
+    """The duration fields found by suffix are exactly the config's duration strings."""
+    durations = {
+        f.name
+        for f in dataclasses.fields(CONFIG)
+        if isinstance(getattr(CONFIG, f.name), str)
+        and re.fullmatch(r"\d+[smhdw]", getattr(CONFIG, f.name))
+    }
+    assert set(CONFIG.duration_fields()) == durations
+
+
 # --- promtool ---------------------------------------------------------------------------------
 def test_promtool_check_rules():
     """`promtool check rules` accepts the generated rules file."""
