@@ -152,9 +152,15 @@ class MonitoringConfig:
         ),
     )
     burn_rate_windows: tuple[BurnRateWindow, ...] = DEFAULT_BURN_RATE_WINDOWS
-    # An SLO alert needs this many requests per second over the short window, so an idle
-    # service (a handful of requests) neither pages on one error nor divides by zero.
-    slo_min_request_rate: float = 0.0
+    # Low-traffic guard, API requests per second: a burn-rate *page* (severity critical) also
+    # needs at least this rate over its short window; tickets are not guarded; 0 turns it off.
+    # The SRE workbook ("Low-traffic services and error budget alerting") shows why: at 10
+    # requests an hour one failed request is a 1000x burn of a 99.9 % SLO and pages at once.
+    # 0.25/s = 75 requests in the 5m window of the 14.4x page: one failure among them is 1.33 %,
+    # under that page's 1.44 % threshold (and 1 of 450 in the 30m window is under 6x's 0.6 %), so
+    # a single failed request never pages; a real outage at 15+ requests a minute still does.
+    # (An idle service needs no guard: 0/0 is NaN and never fires.)
+    slo_min_request_rate: float = 0.25
 
     # --- Alertmanager ------------------------------------------------------------------------
     # The Secret holding receiver credentials (PagerDuty routing key, Slack webhook URL, heartbeat

@@ -18,7 +18,13 @@ from alerts import generate, testcases
 from alerts.common import le_matcher
 from app import metric_names
 from monitoring import kubernetes_series
-from monitoring.config import CONFIG, SLO, local_config, slo_error_ratio_record
+from monitoring.config import (
+    CONFIG,
+    SLO,
+    duration_seconds,
+    local_config,
+    slo_error_ratio_record,
+)
 from tests.conftest import ROOT, require_binary, require_schemas
 
 RULES_FILE = generate.rules_path(CONFIG)
@@ -433,14 +439,25 @@ def test_local_config_promtool_tests_pass(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_minimum_request_rate_adds_a_valid_traffic_guard(tmp_path):
-    """slo_min_request_rate > 0 adds a per-short-window traffic condition that promtool accepts."""
-    config = dataclasses.replace(CONFIG, slo_min_request_rate=0.5)
-    path = tmp_path / "rules.yaml"
-    path.write_text(generate.render_rules_file(config))
-    result = subprocess.run(
-        [promtool(), "check", "rules", str(path)], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    burns = [r for r in load_rules(path) if r.get("alert", "").endswith("ErrorBudgetBurn")]
-    assert burns and all(r["expr"].endswith(">= 0.5") for r in burns)
+def test_pages_carry_the_low_traffic_guard_and_tickets_do_not():
+    """Each critical burn rule requires slo_min_request_rate over its short window; 0 removes it."""
+    guard = f">= {CONFIG.slo_min_request_rate:g}"
+    burns = [r for r in alert_rules() if r["alert"].endswith("ErrorBudgetBurn")]
+    pages = [r for r in burns if r["labels"]["severity"] == "critical"]
+    assert pages and all(r["expr"].endswith(guard) for r in pages)
+    assert all(f"[{r['labels']['short_window']}])) {guard}" in r["expr"] for r in pages)
+    assert all(" >= " not in r["expr"] for r in burns if r not in pages)
+    off = dataclasses.replace(CONFIG, slo_min_request_rate=0.0)
+    rules = [r for g in generate.build_rule_groups(off) for r in g["rules"]]
+    assert all(" >= " not in r["expr"] for r in rules if "ErrorBudgetBurn" in r.get("alert", ""))
+
+
+def test_default_minimum_request_rate_stops_a_single_error_from_paging():
+    """At the guard's minimum traffic, one failed request in a page's short window stays under
+    that page's threshold factor x (1 - objective), for every SLO (the comment's claim)."""
+    for burn in CONFIG.burn_rate_windows:
+        if burn.severity != "critical":
+            continue
+        fewest = CONFIG.slo_min_request_rate * duration_seconds(burn.short)
+        for slo in CONFIG.slos:
+            assert fewest > 0 and 1 / fewest < burn.factor * slo.error_budget, (slo.name, burn)
