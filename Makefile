@@ -14,7 +14,7 @@ CHECKOV_VERSION := 3.3.30
 HELM_RELEASE = $(shell $(PY) -m monitoring.config helm_release)
 
 .PHONY: help venv tools run serve test test-fast lint format bench alerts dashboards \
-        generate image deploy monitoring traffic clean
+        image deploy monitoring traffic clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -182,11 +182,12 @@ traffic: venv ## Send a realistic request mix to the local app (TRAFFIC_RATE=5 r
 # --- alerts ------------------------------------------------------------------------------------
 # Sources: alerts/*.py (rules as data), alerts/testcases/*.py, monitoring/alertmanager.py and
 # monitoring/config.py. Outputs (committed): alerts/generated/<app>.rules.yaml,
-# k8s/<app>-prometheusrule.yaml, alerts/tests/*.test.yaml, monitoring/alertmanager.yaml.
+# k8s/<app>-prometheusrule.yaml, alerts/tests/*.test.yaml, monitoring/alertmanager.yaml and
+# monitoring/alertmanager-values.yaml (the same routing as a kube-prometheus-stack values layer).
 # tests/test_alerts.py fails when they differ from a fresh generation.
 .PHONY: alerts-test
 
-alerts: venv ## Regenerate the rules, the PrometheusRule, the promtool tests and Alertmanager config
+alerts: venv ## Regenerate the rules, PrometheusRule, promtool tests, Alertmanager config and values
 	$(PY) -m alerts.generate
 
 alerts-test: venv ## promtool check/test the rules, amtool-check the routing (+ the pytest checks)

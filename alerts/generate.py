@@ -115,7 +115,13 @@ def prometheus_rule_path(config: MonitoringConfig = CONFIG) -> Path:
 
 
 def outputs(config: MonitoringConfig = CONFIG) -> dict[Path, str]:
-    """Every generated file (absolute path -> text) for ``config``."""
+    """Every generated file (absolute path -> text) for ``config``, built in memory.
+
+    Raises:
+        ValueError: the config is invalid (``MonitoringConfig.validate``, checked first) or a
+            rule breaks a project rule; nothing has been written then.
+    """
+    config.validate()
     # Imported here: the test cases import this module's path helpers.
     from alerts import testcases
 
@@ -141,7 +147,11 @@ def stale_files(config: MonitoringConfig = CONFIG) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Write every output (or, with ``--check``, report the stale ones). Returns the exit code."""
+    """Write every output (or, with ``--check``, report the stale ones). Returns the exit code.
+
+    Every file is generated in memory before the first is written: an invalid config exits 2
+    with the config's error message and leaves every file as it was.
+    """
     parser = argparse.ArgumentParser(prog="python -m alerts.generate", description=__doc__)
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if stale")
     args = parser.parse_args(argv)

@@ -14,6 +14,10 @@ shorter recorded ratios: an average of 5m ratios over 30d weighs a quiet night l
 which a ratio of sums does not. The 30d rate reads ~86k samples per series per evaluation,
 affordable for one small service.
 
+Low traffic: a page also needs ``config.slo_min_request_rate`` requests per second over its
+short window (``traffic_guarded``); below that, one failed request would be a burn rate in the
+hundreds (SRE workbook, "Low-traffic services and error budget alerting").
+
 Idle service: no requests give 0/0 = NaN, which compares false, so nothing pages, and the
 dashboards show "no data" rather than a fake 0 or 100 %. A service with traffic but no 5xx yet
 has no 5xx series at all: ``or 0 * total`` turns that into an honest 0 instead of no data. An
@@ -39,9 +43,17 @@ from alerts.common import (
     selector,
 )
 from app import metric_names
-from monitoring.config import SLO, MonitoringConfig, duration_seconds, slo_error_ratio_record
+from monitoring.config import (
+    SLO,
+    BurnRateWindow,
+    MonitoringConfig,
+    duration_seconds,
+    slo_error_ratio_record,
+)
 
 SERVICE_LABELS = "job, namespace"
+PAGE_SEVERITY = "critical"
+"""The severity of the burn-rate rules that page (``BurnRateWindow.severity``)."""
 
 
 def _total_series(slo: SLO) -> str:
@@ -86,6 +98,17 @@ def budget_alert_name(config: MonitoringConfig, slo: SLO) -> str:
     return f"{alert_prefix(config)}{slo.name.capitalize()}ErrorBudgetBurn"
 
 
+def traffic_guarded(config: MonitoringConfig, burn: BurnRateWindow) -> bool:
+    """Whether the burn-rate rule ``burn`` requires ``config.slo_min_request_rate``.
+
+    Only pages (``severity: critical``) are guarded: their short windows (5m, 30m) hold few
+    requests on a quiet service, where one failed request is a huge burn rate. The ticket
+    windows (2h, 6h short) hold enough requests to stay meaningful and keep reporting a slow
+    burn on a low-traffic service.
+    """
+    return config.slo_min_request_rate > 0 and burn.severity == PAGE_SEVERITY
+
+
 def _duration_text(seconds: float) -> str:
     """``180000`` -> ``2d 2h``: how long a budget lasts, for descriptions."""
     days, rest = divmod(round(seconds), 86400)
@@ -99,8 +122,9 @@ def burn_rate_alerts(config: MonitoringConfig) -> list[dict]:
 
     Condition (SRE workbook, "multiwindow, multi-burn-rate alerts"): the error ratio over the
     long AND over the short window both exceed ``factor * (1 - objective)``. The short window
-    makes the alert stop soon after the burn stops. With ``config.slo_min_request_rate`` > 0 the
-    short window must also carry at least that many requests per second.
+    makes the alert stop soon after the burn stops. A page (``traffic_guarded``) also needs the
+    short window to carry at least ``config.slo_min_request_rate`` API requests per second, so a
+    quiet service does not page on a single failed request.
     """
     rules = []
     period = duration_seconds(config.slo_period)
@@ -112,7 +136,7 @@ def burn_rate_alerts(config: MonitoringConfig) -> list[dict]:
             long_record = slo_error_ratio_record(burn.long)
             short_record = slo_error_ratio_record(burn.short)
             expr = f"{long_record}{sel} > {threshold}\nand\n{short_record}{sel} > {threshold}"
-            if config.slo_min_request_rate > 0:
+            if traffic_guarded(config, burn):
                 api = selector(config, config.api_route_matcher)
                 expr += (
                     f"\nand on ({SERVICE_LABELS})\nsum by ({SERVICE_LABELS}) "

@@ -14,6 +14,7 @@ name that way), e.g. ``python -m monitoring.config helm_release``.
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 from dataclasses import dataclass, field
 
@@ -55,7 +56,7 @@ DEFAULT_BURN_RATE_WINDOWS = (
 
 @dataclass(frozen=True)
 class SLO:
-    """A service level objective over API routes (probes and /metrics excluded).
+    """A service level objective over API routes (``MonitoringConfig.api_route_matcher``).
 
     Attributes:
         name: short identifier used in rule names and labels (``availability``, ``latency``).
@@ -128,7 +129,7 @@ class MonitoringConfig:
     memory_limit_bytes: int = 128 * 1024 * 1024
     scrape_interval: str = "15s"  # the ServiceMonitor's; rate windows need >= 4 of them
 
-    # --- RED thresholds (API routes only) ----------------------------------------------------
+    # --- RED thresholds (API routes only: matched URL rules other than probes and /metrics) --
     error_ratio_warning: float = 0.05  # ratio 0-1 of 5xx responses
     error_ratio_for: str = "10m"
     latency_p99_warning_seconds: float = 1.0
@@ -151,9 +152,15 @@ class MonitoringConfig:
         ),
     )
     burn_rate_windows: tuple[BurnRateWindow, ...] = DEFAULT_BURN_RATE_WINDOWS
-    # An SLO alert needs this many requests per second over the short window, so an idle
-    # service (a handful of requests) neither pages on one error nor divides by zero.
-    slo_min_request_rate: float = 0.0
+    # Low-traffic guard, API requests per second: a burn-rate *page* (severity critical) also
+    # needs at least this rate over its short window; tickets are not guarded; 0 turns it off.
+    # The SRE workbook ("Low-traffic services and error budget alerting") shows why: at 10
+    # requests an hour one failed request is a 1000x burn of a 99.9 % SLO and pages at once.
+    # 0.25/s = 75 requests in the 5m window of the 14.4x page: one failure among them is 1.33 %,
+    # under that page's 1.44 % threshold (and 1 of 450 in the 30m window is under 6x's 0.6 %), so
+    # a single failed request never pages; a real outage at 15+ requests a minute still does.
+    # (An idle service needs no guard: 0/0 is NaN and never fires.)
+    slo_min_request_rate: float = 0.25
 
     # --- Alertmanager ------------------------------------------------------------------------
     # The Secret holding receiver credentials (PagerDuty routing key, Slack webhook URL, heartbeat
@@ -183,8 +190,16 @@ class MonitoringConfig:
 
     @property
     def api_route_matcher(self) -> str:
-        """A ``route`` matcher that keeps API routes only (probes and /metrics excluded)."""
-        excluded = "|".join(metric_names.NON_API_ROUTES)
+        """A ``route`` matcher that keeps API routes only: matched URL rules other than probes.
+
+        Excluded: ``metric_names.NON_API_ROUTES`` (the probes and /metrics) and
+        ``metric_names.ROUTE_UNMATCHED`` (404s of scanners, 405s), so that unmatched traffic
+        can neither dilute an SLI nor count as good events. Each value is regex-escaped (RE2
+        syntax) and then escaped again for the PromQL string literal, e.g.
+        ``route!~"/healthz|/readiness|/metrics|<unmatched>"``.
+        """
+        routes = (*metric_names.NON_API_ROUTES, metric_names.ROUTE_UNMATCHED)
+        excluded = "|".join(re.escape(r).replace("\\", "\\\\") for r in routes)
         return f'route!~"{excluded}"'
 
     @property
@@ -209,15 +224,31 @@ class MonitoringConfig:
         known = ", ".join(s.name for s in self.slos)
         raise KeyError(f"no SLO named {name!r}; known SLOs: {known}")
 
+    def duration_fields(self) -> tuple[str, ...]:
+        """Names of the fields holding a Prometheus duration: ``*_for``, ``*_window``,
+        ``*_interval`` and ``*_period`` (e.g. ``cpu_warning_for``, ``rate_window``)."""
+        suffixes = ("_for", "_window", "_interval", "_period")
+        return tuple(f.name for f in dataclasses.fields(self) if f.name.endswith(suffixes))
+
     def validate(self) -> None:
-        """Check the config's internal consistency.
+        """Check the config's internal consistency, so that every generated alert can fire.
+
+        Checked: every duration field (``duration_fields()``) and every burn-rate window and
+        ``for:`` parse with ``duration_seconds`` (windows and intervals > 0); SLO objectives in
+        (0, 1) and latency thresholds on a histogram bucket edge; for every SLO and burn-rate
+        window, burn factor > 0, short window < long window, and the alert threshold
+        ``factor * (1 - objective)`` < 1 (an error ratio never exceeds 1, so a higher threshold
+        could never fire); ``error_ratio_warning`` in (0, 1); ``latency_p99_warning_seconds`` > 0;
+        percent thresholds in (0, 100]; requests <= limits; ``ha_min_ready`` >= 1;
+        1 <= ``hpa_min_replicas`` <= ``hpa_max_replicas``; ``slo_min_request_rate`` >= 0.
 
         Raises:
-            ValueError: listing every problem found (objective outside (0, 1), a latency
-                threshold that is not a histogram bucket edge, a non-positive threshold, a
-                resource request above its limit).
+            ValueError: listing every problem found, one per line, each naming the field (and
+                the SLO and burn-rate window where it applies).
         """
         problems = []
+        for name in self.duration_fields():
+            problems += _duration_problems(name, getattr(self, name), positive=name[-4:] != "_for")
         for slo in self.slos:
             if not 0.0 < slo.objective < 1.0:
                 problems.append(f"SLO {slo.name}: objective {slo.objective} is not in (0, 1)")
@@ -227,6 +258,34 @@ class MonitoringConfig:
                     f"SLO {slo.name}: latency threshold {threshold}s is not a bucket edge of "
                     f"{metric_names.HTTP_REQUEST_DURATION}: {metric_names.HTTP_DURATION_BUCKETS}"
                 )
+        for burn in self.burn_rate_windows:
+            where = f"burn-rate window {burn.long}/{burn.short}"
+            window_problems = _duration_problems(f"{where}: long", burn.long, positive=True)
+            window_problems += _duration_problems(f"{where}: short", burn.short, positive=True)
+            problems += window_problems
+            problems += _duration_problems(f"{where}: for", burn.for_, positive=False)
+            if not window_problems and not (
+                duration_seconds(burn.short) < duration_seconds(burn.long)
+            ):
+                problems.append(f"{where}: the short window must be shorter than the long one")
+            if burn.factor <= 0:
+                problems.append(f"{where}: burn factor must be > 0, got {burn.factor}")
+            for slo in self.slos:
+                if burn.factor * slo.error_budget >= 1.0:
+                    problems.append(
+                        f"SLO {slo.name}, {where}: threshold {burn.factor} x (1 - "
+                        f"{slo.objective}) = {burn.factor * slo.error_budget:.4g} is >= 1, an "
+                        "error ratio (0-1) never exceeds it: the alert could never fire; raise "
+                        "the objective or lower the factor"
+                    )
+        if not 0.0 < self.error_ratio_warning < 1.0:
+            problems.append(
+                f"error_ratio_warning must be a ratio in (0, 1), got {self.error_ratio_warning}"
+            )
+        if not self.latency_p99_warning_seconds > 0:
+            problems.append(
+                f"latency_p99_warning_seconds must be > 0, got {self.latency_p99_warning_seconds}"
+            )
         for name in ("cpu_warning_percent", "memory_warning_percent"):
             if not 0 < getattr(self, name) <= 100:
                 problems.append(f"{name} must be in (0, 100], got {getattr(self, name)}")
@@ -236,8 +295,27 @@ class MonitoringConfig:
             problems.append("memory_request_bytes must be > 0 and <= memory_limit_bytes")
         if self.ha_min_ready < 1:
             problems.append(f"ha_min_ready must be >= 1, got {self.ha_min_ready}")
+        if not 1 <= self.hpa_min_replicas <= self.hpa_max_replicas:
+            problems.append(
+                f"hpa_min_replicas ({self.hpa_min_replicas}) must be >= 1 and <= "
+                f"hpa_max_replicas ({self.hpa_max_replicas})"
+            )
+        if self.slo_min_request_rate < 0:
+            problems.append(f"slo_min_request_rate must be >= 0, got {self.slo_min_request_rate}")
         if problems:
             raise ValueError("invalid monitoring config:\n  " + "\n  ".join(problems))
+
+
+def _duration_problems(name: str, value: object, *, positive: bool) -> list[str]:
+    """``[]`` when ``value`` is a duration ``duration_seconds`` accepts (> 0 if ``positive``),
+    else one message naming ``name``."""
+    try:
+        seconds = duration_seconds(value)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        return [f"{name}: {value!r} is not a simple Prometheus duration (e.g. 5m, 1h, 30d)"]
+    if positive and seconds == 0:
+        return [f"{name}: {value!r} must be longer than 0"]
+    return []
 
 
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

@@ -18,7 +18,13 @@ from alerts import generate, testcases
 from alerts.common import le_matcher
 from app import metric_names
 from monitoring import kubernetes_series
-from monitoring.config import CONFIG, SLO, local_config, slo_error_ratio_record
+from monitoring.config import (
+    CONFIG,
+    SLO,
+    duration_seconds,
+    local_config,
+    slo_error_ratio_record,
+)
 from tests.conftest import ROOT, require_binary, require_schemas
 
 RULES_FILE = generate.rules_path(CONFIG)
@@ -78,6 +84,68 @@ def test_invalid_config_fails_with_a_precise_message():
         ValueError, match=r"SLO latency: latency threshold 0.3s is not a bucket edge"
     ):
         generate.build_rule_groups(bad)
+
+
+_WINDOWS = CONFIG.burn_rate_windows
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"slos": (SLO(name="availability", objective=0.9, description="x"),)},
+            r"SLO availability, burn-rate window 1h/5m: threshold 14\.4 x \(1 - 0\.9\) = 1\.44 "
+            r"is >= 1",
+        ),
+        ({"error_ratio_warning": 1.0}, r"error_ratio_warning must be a ratio in \(0, 1\), got 1"),
+        ({"error_ratio_warning": 0.0}, r"error_ratio_warning must be a ratio in \(0, 1\), got 0"),
+        ({"latency_p99_warning_seconds": 0.0}, r"latency_p99_warning_seconds must be > 0, got 0"),
+        ({"cpu_warning_for": "10 min"}, r"cpu_warning_for: '10 min' is not a simple Prometheus"),
+        ({"slo_period": "1mo"}, r"slo_period: '1mo' is not a simple Prometheus duration"),
+        ({"rate_window": "0m"}, r"rate_window: '0m' must be longer than 0"),
+        ({"scrape_interval": ""}, r"scrape_interval: '' is not a simple Prometheus duration"),
+        (
+            {"burn_rate_windows": (dataclasses.replace(_WINDOWS[0], long="5m", short="1h"),)},
+            r"burn-rate window 5m/1h: the short window must be shorter than the long one",
+        ),
+        (
+            {"burn_rate_windows": (dataclasses.replace(_WINDOWS[0], for_="2 m"),)},
+            r"burn-rate window 1h/5m: for: '2 m' is not a simple Prometheus duration",
+        ),
+        (
+            {"hpa_min_replicas": 5, "hpa_max_replicas": 3},
+            r"hpa_min_replicas \(5\) must be >= 1 and <= hpa_max_replicas \(3\)",
+        ),
+    ],
+)
+def test_config_that_makes_alerts_impossible_is_refused(overrides, message):
+    """validate() names the field (and SLO and window) of each value no alert could work with."""
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(CONFIG, **overrides).validate()
+
+
+def test_generate_writes_nothing_for_an_invalid_config(monkeypatch, capsys):
+    """`python -m alerts.generate` on an impossible config exits 2 with the message, no file."""
+    written = []
+    monkeypatch.setattr(Path, "write_text", lambda self, *a, **k: written.append(self))
+    impossible = (SLO(name="availability", objective=0.9, description="x"),)
+    monkeypatch.setattr(generate, "CONFIG", dataclasses.replace(CONFIG, slos=impossible))
+    assert generate.main([]) == 2
+    assert written == []
+    err = capsys.readouterr().err
+    assert err.startswith("alerts.generate: invalid monitoring config:")
+    assert "SLO availability, burn-rate window 1h/5m: threshold 14.4 x (1 - 0.9) = 1.44" in err
+
+
+def test_every_duration_field_is_validated():
+    """The duration fields found by suffix are exactly the config's duration strings."""
+    durations = {
+        f.name
+        for f in dataclasses.fields(CONFIG)
+        if isinstance(getattr(CONFIG, f.name), str)
+        and re.fullmatch(r"\d+[smhdw]", getattr(CONFIG, f.name))
+    }
+    assert set(CONFIG.duration_fields()) == durations
 
 
 # --- promtool ---------------------------------------------------------------------------------
@@ -173,6 +241,35 @@ def _selectors(expr: str) -> list[promql_parser.VectorSelector]:
 
     promql_parser.walk(promql_parser.parse(expr), visit)
     return found
+
+
+def _route_kept(matcher: str, route: str) -> bool:
+    """Whether the PromQL ``route`` matcher keeps ``route`` (regexes are fully anchored)."""
+    (parsed,) = promql_parser.parse(f"x{{{matcher}}}").matchers.matchers
+    assert parsed.name == "route" and parsed.op == promql_parser.MatchOp.NotRe
+    return re.fullmatch(parsed.value, route) is None
+
+
+def test_api_routes_are_the_matched_url_rules_other_than_probes_and_metrics():
+    """The SLI scope: every URL rule of the app except probes and /metrics; never <unmatched>."""
+    from app import create_app
+
+    rules = {r.rule for r in create_app().url_map.iter_rules()}
+    matcher = CONFIG.api_route_matcher
+    candidates = rules | {metric_names.ROUTE_UNMATCHED}
+    kept = {route for route in candidates if _route_kept(matcher, route)}
+    assert kept == rules - set(metric_names.NON_API_ROUTES)
+    assert not _route_kept(matcher, metric_names.ROUTE_UNMATCHED)
+
+
+def test_api_route_matcher_escapes_regex_metacharacters(monkeypatch):
+    """Excluded routes are literals: a ``.`` or ``|`` in one matches only itself."""
+    monkeypatch.setattr(metric_names, "NON_API_ROUTES", ("/a.b", "/c|d", "/e\\f"))
+    matcher = CONFIG.api_route_matcher
+    for excluded in ("/a.b", "/c|d", "/e\\f", metric_names.ROUTE_UNMATCHED):
+        assert not _route_kept(matcher, excluded), excluded
+    for kept in ("/aXb", "/c", "d", "/hello"):
+        assert _route_kept(matcher, kept), kept
 
 
 def test_every_series_read_is_known():
@@ -342,14 +439,25 @@ def test_local_config_promtool_tests_pass(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_minimum_request_rate_adds_a_valid_traffic_guard(tmp_path):
-    """slo_min_request_rate > 0 adds a per-short-window traffic condition that promtool accepts."""
-    config = dataclasses.replace(CONFIG, slo_min_request_rate=0.5)
-    path = tmp_path / "rules.yaml"
-    path.write_text(generate.render_rules_file(config))
-    result = subprocess.run(
-        [promtool(), "check", "rules", str(path)], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    burns = [r for r in load_rules(path) if r.get("alert", "").endswith("ErrorBudgetBurn")]
-    assert burns and all(r["expr"].endswith(">= 0.5") for r in burns)
+def test_pages_carry_the_low_traffic_guard_and_tickets_do_not():
+    """Each critical burn rule requires slo_min_request_rate over its short window; 0 removes it."""
+    guard = f">= {CONFIG.slo_min_request_rate:g}"
+    burns = [r for r in alert_rules() if r["alert"].endswith("ErrorBudgetBurn")]
+    pages = [r for r in burns if r["labels"]["severity"] == "critical"]
+    assert pages and all(r["expr"].endswith(guard) for r in pages)
+    assert all(f"[{r['labels']['short_window']}])) {guard}" in r["expr"] for r in pages)
+    assert all(" >= " not in r["expr"] for r in burns if r not in pages)
+    off = dataclasses.replace(CONFIG, slo_min_request_rate=0.0)
+    rules = [r for g in generate.build_rule_groups(off) for r in g["rules"]]
+    assert all(" >= " not in r["expr"] for r in rules if "ErrorBudgetBurn" in r.get("alert", ""))
+
+
+def test_default_minimum_request_rate_stops_a_single_error_from_paging():
+    """At the guard's minimum traffic, one failed request in a page's short window stays under
+    that page's threshold factor x (1 - objective), for every SLO (the comment's claim)."""
+    for burn in CONFIG.burn_rate_windows:
+        if burn.severity != "critical":
+            continue
+        fewest = CONFIG.slo_min_request_rate * duration_seconds(burn.short)
+        for slo in CONFIG.slos:
+            assert fewest > 0 and 1 / fewest < burn.factor * slo.error_budget, (slo.name, burn)

@@ -114,6 +114,15 @@ def _error_ratio(config: MonitoringConfig, prefix: str) -> list[dict]:
             "alert_rule_test": [alert_check(1 + wait, name, firing(1.0))],
         },
         {
+            "name": f"{name}: an outage under a scanner's 404 flood on <unmatched> still fires",
+            "interval": "1m",
+            "input_series": [
+                requests(config, 0, API_ROUTE, 503, PER_MINUTE, steps),
+                requests(config, 1, metric_names.ROUTE_UNMATCHED, 404, 100 * PER_MINUTE, steps),
+            ],
+            "alert_rule_test": [alert_check(1 + wait, name, firing(1.0))],
+        },
+        {
             "name": f"{name}: ratio of sums below the threshold; failing probes do not count",
             "interval": "1m",
             "input_series": [

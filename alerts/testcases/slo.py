@@ -21,13 +21,14 @@ time, would differ slightly under a promtool 3.x.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from fractions import Fraction
 
 from prometheus_client.utils import floatToGoString
 
 from alerts.common import percent_text
-from alerts.slo import budget_alert_name
+from alerts.slo import PAGE_SEVERITY, budget_alert_name, traffic_guarded
 from alerts.testcases import (
     TestFile,
     alert_check,
@@ -74,6 +75,13 @@ class Traffic:
         """Counter value at sample ``step`` (the sum of the counts before it)."""
         return sum(counts[:step], Fraction(0))
 
+    def rate(self, step: int, window_steps: int, step_seconds: int = 60) -> Fraction:
+        """Requests per second over the window ending at sample ``step`` (what ``rate`` gives
+        here: counters start at 0 and windows are whole steps, so it does not extrapolate)."""
+        start = max(step - window_steps, 0)
+        total = self.cumulative(self.total, step) - self.cumulative(self.total, start)
+        return total / (window_steps * step_seconds)
+
     def ratio(self, step: int, window_steps: int) -> Fraction | None:
         """Error ratio over the window ending at sample ``step``; ``None`` when 0/0 (NaN)."""
         start = max(step - window_steps, 0)
@@ -118,13 +126,21 @@ def _num(value: Fraction) -> str:
 
 
 def _series(
-    config: MonitoringConfig, slo: SLO, traffic: Traffic, pod: int = 0, route: str = API_ROUTE
+    config: MonitoringConfig,
+    slo: SLO,
+    traffic: Traffic,
+    pod: int = 0,
+    route: str = API_ROUTE,
+    good_status: int = 200,
 ) -> list[dict]:
-    """The app's series carrying ``traffic`` for one SLO's SLI."""
+    """The app's series carrying ``traffic`` for one SLO's SLI.
+
+    ``good_status``: the status of the non-5xx requests (e.g. 404 for unmatched traffic).
+    """
     labels = {**pod_labels(config, pod), "method": "GET", "route": route}
     if slo.latency_threshold_seconds is None:
         good = [t - b for t, b in zip(traffic.total, traffic.bad, strict=True)]
-        ok = {**labels, "status": "200"}
+        ok = {**labels, "status": str(good_status)}
         failed = {**labels, "status": "500"}
         return [
             {"series": series(metric_names.HTTP_REQUESTS, ok), "values": _counter_values(good)},
@@ -164,15 +180,19 @@ def _record_check(
 
 
 def _records_constant(config: MonitoringConfig) -> list[dict]:
-    """Constant traffic on two pods; failing, slow probes on the side must not count."""
+    """Constant traffic on two pods; failing, slow probes on the side must not count, and
+    neither must a scanner's fast 404s on ``<unmatched>`` (ten times the API traffic), which
+    would otherwise dilute the ratios tenfold."""
     steps = 65
     ratios = {slo.name: Fraction(2 + 28 * i, 1000) for i, slo in enumerate(config.slos)}
     inputs, checks = [], []
     for slo in config.slos:
         traffic = Traffic.phases((steps, 1000, ratios[slo.name] * 1000))
         probe = Traffic.phases((steps, 500, 500))  # every probe fails and is slow
+        scanner = Traffic.phases((steps, 20_000, 0))  # fast 404s, never a 5xx
         inputs += _series(config, slo, traffic, 0) + _series(config, slo, traffic, 1)
         inputs += _series(config, slo, probe, 1, metric_names.ROUTE_HEALTHZ)
+        inputs += _series(config, slo, scanner, 0, metric_names.ROUTE_UNMATCHED, good_status=404)
         for window in config.slo_windows():
             window_steps = duration_seconds(window) // 60
             checks.append(
@@ -180,7 +200,10 @@ def _records_constant(config: MonitoringConfig) -> list[dict]:
             )
     return [
         {
-            "name": "SLO records: constant error ratios over API routes, probes excluded",
+            "name": (
+                "SLO records: constant error ratios over API routes; probes and "
+                "unmatched 404s excluded"
+            ),
             "interval": "1m",
             "input_series": inputs,
             "promql_expr_test": checks,
@@ -257,6 +280,11 @@ def _firing(config: MonitoringConfig, slo: SLO, traffic: Traffic, at: int) -> li
             for ratio, window in zip(ratios, (burn.long, burn.short), strict=True):
                 if ratio is not None:
                     _check_margin(ratio, threshold, f"{slo.name} ratio over {window}")
+            if traffic_guarded(config, burn):
+                rate = traffic.rate(step, short_steps)
+                _check_margin(rate, config.slo_min_request_rate, f"rate over {burn.short}")
+                if rate < config.slo_min_request_rate:
+                    return False
             return all(r is not None and r > threshold for r in ratios)
 
         streak = 0
@@ -355,6 +383,48 @@ def _outage(config: MonitoringConfig) -> list[dict]:
     return tests
 
 
+def _low_traffic(config: MonitoringConfig) -> list[dict]:
+    """A quiet service (1 API request a minute) whose single request at minute 60 fails.
+
+    Without the low-traffic guard both page rules would fire (1 of 5 requests over 5m, 1 of 60
+    over 1h: far above 14.4x); with ``config.slo_min_request_rate`` they must not. The generator
+    refuses a config for which this scenario would not page unguarded (the case would be moot).
+    """
+    if config.slo_min_request_rate <= 0:
+        return []
+    unguarded = dataclasses.replace(config, slo_min_request_rate=0.0)
+    tests = []
+    for slo in config.slos:
+        if slo.latency_threshold_seconds is not None:
+            continue
+        name = budget_alert_name(config, slo)
+        healthy, after = 60, 30
+        traffic = Traffic.phases((healthy, 1, 0), (1, 1, 1), (after, 1, 0))
+        times = list(range(healthy + 1, healthy + after + 1, 3))
+        would_page = [
+            a
+            for t in times
+            for a in _firing(unguarded, slo, traffic, t)
+            if a["exp_labels"]["severity"] == PAGE_SEVERITY
+        ]
+        if not would_page:
+            raise ValueError(f"{name}: the low-traffic scenario would not page even unguarded")
+        tests.append(
+            {
+                "name": (
+                    f"{name}: 1 request a minute, one of them fails: no page below "
+                    f"{_num(Fraction(config.slo_min_request_rate))} requests/s"
+                ),
+                "interval": "1m",
+                "input_series": _series(config, slo, traffic),
+                "alert_rule_test": [
+                    alert_check(t, name, _firing(config, slo, traffic, t)) for t in times
+                ],
+            }
+        )
+    return tests
+
+
 # --- long windows at hourly resolution -----------------------------------------------------------
 def _long_windows(config: MonitoringConfig) -> list[dict]:
     """31 days of hourly samples whose error ratio changes so every window >= 2h differs.
@@ -400,6 +470,7 @@ def build(config: MonitoringConfig) -> list[TestFile]:
         + _idle(config)
         + _burn_scenarios(config)
         + _outage(config)
+        + _low_traffic(config)
     )
     return [
         TestFile("slo", minute_tests),
