@@ -5,7 +5,10 @@ One stack serves the module (started through ``monitoring.local_stack.LocalStack
 ``local_config(metrics_absent_for="15s")`` (the dashboard queries checked are that config's),
 Alertmanager's ``group_wait`` 1 s through the routing generator's ``Timing``, fault injection
 (``FAULT_ERROR_RATIO``) on for the whole stack so error panels have errors, and the traffic
-generator running. The alert test stops the app, so it runs last in this file.
+generator running. The app reads a simulated container (``SimulatedContainer``: a cgroup v2 tree
+with limits whose CPU and CFS counters advance), so the limit, CPU and throttling panels have
+series; the machines running the tests have no CPU quota of their own. The alert test stops the
+app, so it runs last in this file.
 
 Bounds (each wait fails with what it last saw):
 - the app's target ``up == 1`` within 30 s of the stack's start (the issue's bound);
@@ -41,6 +44,7 @@ from monitoring.config import local_config
 from monitoring.local_processes import Binaries, check_file
 from monitoring.local_stack import PORT_ENV, LocalStack, Ports, StackError
 from tests.conftest import ROOT, require_binary
+from tests.support.cgroups import SimulatedContainer
 from tests.support.prometheus import Prometheus, sample_value
 from tests.support.promql import app_series_names, metric_names_in
 
@@ -68,7 +72,6 @@ RECORDING_RULES = {
     r["record"] for g in build_rule_groups(CONFIG) for r in g["rules"] if "record" in r
 }
 APP_SERIES = app_series_names()
-CFS_SERIES = {metric_names.CPU_PERIODS, metric_names.CPU_THROTTLED_PERIODS}
 
 
 def expand(expr: str, pod: str) -> str:
@@ -99,6 +102,7 @@ def stack(tmp_path_factory):
     prometheus_binaries()
     state = tmp_path_factory.mktemp("local-stack")
     out = (state / "stdout.jsonl").open("w")
+    container = SimulatedContainer(state / "cgroup")
     local = LocalStack(
         config=CONFIG,
         ports=Ports.free(),
@@ -106,6 +110,7 @@ def stack(tmp_path_factory):
         app_env={
             "FAULT_ERROR_RATIO": str(FAULT_ERROR_RATIO),
             "READINESS_MIN_UPTIME_SECONDS": str(READINESS_DELAY_SECONDS),
+            "DEMO_APP_CGROUP_ROOT": str(container.root),
         },
         traffic_rate=TRAFFIC_RATE,
         grafana=False,
@@ -114,7 +119,7 @@ def stack(tmp_path_factory):
     )
     local.started = time.monotonic()
     local.out_path = state / "stdout.jsonl"
-    with local:
+    with container, local:
         yield local
     out.close()
     assert not local.state_dir.exists(), "the state directory outlived the stack"
@@ -211,13 +216,6 @@ def app_only_queries() -> list[tuple[str, str, str]]:
 def test_app_dashboard_query_returns_data(stack, prom, dashboard, title, expr):
     """Each app-only panel query returns a series after some traffic (errors injected)."""
     query = expand(expr, pod=stack.pod_name)
-    if metric_names_in(query) & CFS_SERIES and not prom.query(
-        f"{metric_names.CPU_LIMIT_CORES}{SELECTOR}"
-    ):
-        pytest.skip(
-            "the app exports no CPU limit here (no CFS quota on this host), so there are no CFS "
-            "periods and the throttling panel is empty by design"
-        )
     result = prom.wait_for(query, stack.started + DATA_BOUND_SECONDS)
     if CONFIG.server_error_matcher in expr:
         # The injected 500s must show: a ratio of 0 would mean the fault never reached the panel.

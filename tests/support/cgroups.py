@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 MIB = 1024 * 1024
@@ -29,12 +30,56 @@ def write_v2_tree(
     return root
 
 
-def set_v2_cpu_usage(root: Path, usage_usec: int) -> None:
-    """Rewrite ``cpu.stat`` with a new ``usage_usec`` (throttling figures fixed)."""
-    (root / "cpu.stat").write_text(
+def set_v2_cpu_usage(
+    root: Path,
+    usage_usec: int,
+    nr_periods: int = 1000,
+    nr_throttled: int = 40,
+    throttled_usec: int = 1_500_000,
+) -> None:
+    """Rewrite ``cpu.stat`` (atomically, as the kernel's file never reads half-written)."""
+    tmp = root / ".cpu.stat.tmp"
+    tmp.write_text(
         f"usage_usec {usage_usec}\nuser_usec {usage_usec // 2}\nsystem_usec {usage_usec // 2}\n"
-        "nr_periods 1000\nnr_throttled 40\nthrottled_usec 1500000\n"
+        f"nr_periods {nr_periods}\nnr_throttled {nr_throttled}\nthrottled_usec {throttled_usec}\n"
     )
+    tmp.replace(root / "cpu.stat")
+
+
+class SimulatedContainer:
+    """A cgroup v2 tree whose CPU counters advance, like a busy container with limits.
+
+    Every ``tick`` seconds: +``cores`` x tick CPU-seconds used, 10 CFS periods per second
+    (100 ms period) of which ``throttled_share`` are throttled. Limits: 0.2 cores, 128 MiB.
+    Used by the e2e stack so that limit, CPU and throttling panels have real series to show
+    (the machines running the tests have no CPU quota of their own).
+    """
+
+    def __init__(
+        self, root: Path, cores: float = 0.05, throttled_share: float = 0.1, tick: float = 0.5
+    ) -> None:
+        self.root = write_v2_tree(root)
+        self.cores, self.throttled_share, self.tick = cores, throttled_share, tick
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        usage, periods, throttled = 12_500_000.0, 1000.0, 40.0
+        while not self._stop.wait(self.tick):
+            usage += self.cores * self.tick * 1e6
+            periods += 10 * self.tick
+            throttled += 10 * self.tick * self.throttled_share
+            set_v2_cpu_usage(
+                self.root, int(usage), int(periods), int(throttled), int(throttled * 100_000)
+            )
+
+    def __enter__(self) -> SimulatedContainer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
 
 
 def write_v1_tree(
