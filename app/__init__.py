@@ -79,4 +79,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(routes.bp)
     if settings.test_routes_enabled:
         app.register_blueprint(routes.test_bp)
+    if request_metrics is not None and settings.multiproc_dir is None:
+        # One process serves (test client, flask run): its series start at 0 now. Under
+        # gunicorn each worker primes its own after the fork (gunicorn_conf.post_worker_init).
+        prime_request_metrics(app)
     return app
+
+
+def prime_request_metrics(app: Flask) -> None:
+    """Start the app's GET request series at 0 (see ``RequestMetrics.prime``); no-op when off."""
+    request_metrics = app.config["REQUEST_METRICS"]
+    if request_metrics is not None:
+        request_metrics.prime(rule.rule for rule in app.url_map.iter_rules())

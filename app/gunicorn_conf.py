@@ -139,6 +139,13 @@ def _sample_cpu() -> None:
     container.CpuWindow(_multiproc_dir / CPU_SAMPLES).record(figures.cpu_usage_seconds)
 
 
+def post_worker_init(worker) -> None:
+    """In each worker, after the fork: its request series start at 0 in its own file."""
+    from app import prime_request_metrics
+
+    prime_request_metrics(worker.wsgi)
+
+
 def child_exit(server, worker) -> None:
     """A worker exited (normally, recycled or killed): retire its live-gauge files."""
     multiprocess.mark_process_dead(worker.pid, str(_multiproc_dir))

@@ -13,7 +13,7 @@ Names come from ``app.metric_names``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +27,9 @@ from app import container, metric_names
 from app.lifecycle import ServerState
 
 __all__ = ["CONTENT_TYPE_PLAIN_0_0_4", "RequestMetrics", "ServerCollector", "render"]
+
+PRIMED_STATUSES = (200, 500)
+"""Statuses whose GET series every route starts with at 0: the SLI's good and bad events."""
 
 STANDARD_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"}
@@ -65,6 +68,23 @@ class RequestMetrics:
                 registry=None,
             ),
         )
+
+    def prime(self, routes: Iterable[str], statuses: Iterable[int] = PRIMED_STATUSES) -> None:
+        """Create the GET series of ``routes`` at 0 (counter per status, histogram per route).
+
+        ``rate()`` and ``increase()`` cannot see the increment that creates a series, so a
+        counter born at 1 loses its first request - typically the first 5xx of a pod, the one
+        the error ratio and the SLI need. Called in every process that serves requests (each
+        gunicorn worker, after the fork), so the series exist at 0 in that worker's file.
+        """
+        for route in routes:
+            for status in statuses:
+                key = ("GET", route, status)
+                if key not in self._counters:
+                    self._counters[key] = self.requests.labels("GET", route, str(status))
+                self._counters[key].inc(0)
+            if ("GET", route) not in self._histograms:
+                self._histograms[("GET", route)] = self.duration.labels("GET", route)
 
     def observe(self, method: str, route: str, status: int, duration_seconds: float) -> None:
         """Count one finished request and its duration (seconds)."""

@@ -114,3 +114,14 @@ def test_instrumentation_can_be_switched_off(make_app):
     text = scrape(client)
     assert not series(text, names.HTTP_REQUESTS)
     assert value(text, names.READY) == 1.0
+
+
+def test_series_start_at_zero_so_the_first_error_counts(client):
+    """Every route's GET 200/500 series and histogram exist at 0 before any request:
+    rate()/increase() cannot see the increment that creates a series."""
+    text = scrape(client)
+    for route in ("/", "/hello"):
+        for status in ("200", "500"):
+            assert value(text, names.HTTP_REQUESTS, method="GET", route=route, status=status) == 0
+        count = value(text, names.HTTP_REQUEST_DURATION + "_count", method="GET", route=route)
+        assert count == 0

@@ -91,6 +91,18 @@ def test_counters_exact_across_workers(server):
         assert len(found) == len(set(found)), f"worker {pid} repeats a family"
 
 
+def test_every_worker_starts_its_error_series_at_zero(server):
+    """Before any request, each worker exports GET /hello 500 at 0 (so Prometheus sees the
+    first 5xx as an increase); the first injected error then counts exactly 1."""
+    srv = server({"WEB_CONCURRENCY": "2", "FAULT_ERROR_RATIO": "1"})
+    for pid, text in scrapes_from_every_worker(srv, 2).items():
+        zero = value(text, names.HTTP_REQUESTS, method="GET", route="/hello", status="500")
+        assert zero == 0, f"worker {pid}"
+    assert srv.get("/hello").status_code == 500
+    text = srv.get("/metrics").text
+    assert value(text, names.HTTP_REQUESTS, method="GET", route="/hello", status="500") == 1
+
+
 def test_killed_worker_loses_no_counts(server):
     """kill -9 of a worker keeps its counts; the respawned worker adds to them."""
     srv = server({"WEB_CONCURRENCY": "2"})
