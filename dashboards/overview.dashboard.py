@@ -39,7 +39,8 @@ def _availability(config: MonitoringConfig) -> p.Row:
         "Uptime per pod",
         "How long has each pod's server been running? Seconds since its gunicorn master "
         "started; a value that drops back to zero is a restart.",
-        [p.target(f"max by (pod) ({m.UPTIME}{p.app_selector()})", "{{pod}}")],
+        # instant: only pods that exist now (a range query would keep a tile per deleted pod)
+        [p.target(f"max by (pod) ({m.UPTIME}{p.app_selector()})", "{{pod}}", instant=True)],
         unit=p.units.SECONDS,
         width=8,
     )

@@ -981,3 +981,15 @@ def test_every_query_is_accepted_by_prometheus_own_parser(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(exprs)} rules found" in result.stdout
+
+
+def test_per_pod_single_value_panels_query_the_latest_value_only(board):
+    """A stat/gauge/bar gauge with a tile per pod queries instantly: a range query would keep a
+    tile for every pod deleted within the time range (rollouts, scale-downs)."""
+    _, data = board
+    for panel in data_panels(data):
+        if panel["type"] not in {"stat", "gauge", "bargauge"}:
+            continue
+        for target in panel["targets"]:
+            if "{{pod}}" in target.get("legendFormat", ""):
+                assert target.get("instant") is True, panel["title"]
