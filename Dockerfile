@@ -14,11 +14,12 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 
 WORKDIR /src
 # Every runtime dependency has a wheel for CPython 3.11 on linux/amd64 and linux/arm64, so no
-# compiler is needed here either. pyproject.toml pins them (one source of truth).
-COPY pyproject.toml ./
+# compiler is needed here either. pyproject.toml pins the direct ones; constraints.txt pins their
+# whole closure (Werkzeug, Jinja2, ...), the same versions .venv and the tests run with.
+COPY pyproject.toml constraints.txt ./
 COPY app ./app
 RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir . \
+    && /opt/venv/bin/pip install --no-cache-dir --constraint constraints.txt . \
     && /opt/venv/bin/pip uninstall --yes pip setuptools
 
 # --- runtime --------------------------------------------------------------------------------------

@@ -19,10 +19,11 @@ HELM_RELEASE = $(shell $(PY) -m monitoring.config helm_release)
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
+# constraints.txt pins the runtime closure: .venv runs what the image runs.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(VENV)/bin/pip install -q --constraint constraints.txt -e '.[dev]'
 	touch $@
 
 venv: $(VENV)/.installed ## Create or refresh .venv

@@ -288,3 +288,17 @@ def test_build_context_installs_the_production_server(instructions, tmp_path):
         check=True,
     )
     assert where.stdout.strip().startswith(str(site)), "the test loaded the repository's app"
+
+
+def test_image_installs_the_pinned_runtime_closure(instructions):
+    """The builder installs with constraints.txt, which equals the runtime closure installed in
+    this environment (regenerate: python -m tests.support.runtime_closure > constraints.txt)."""
+    from tests.support import runtime_closure
+
+    installs = [i.args for i in instructions if i.keyword == "RUN" and "pip install" in i.args]
+    assert installs and all("--constraint constraints.txt" in args for args in installs)
+    committed = (ROOT / "constraints.txt").read_text()
+    assert committed == runtime_closure.render()
+    for requirement in runtime_closure.direct_requirements():
+        pinned = str(requirement.specifier).removeprefix("==")
+        assert f"{requirement.name.lower()}=={pinned}\n" in committed
