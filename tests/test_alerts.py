@@ -392,6 +392,15 @@ def test_runbook_url_base_is_the_repository_runbooks_file():
     assert RUNBOOKS.is_file()
 
 
+def test_runbook_commands_inside_the_pod_use_only_what_the_image_has():
+    """``kubectl exec <pod> -- <program>`` runs in the python:slim image, which has Python but
+    neither wget nor curl (the Dockerfile's own HEALTHCHECK uses Python for the same reason)."""
+    assert "slim" in (ROOT / "Dockerfile").read_text()
+    programs = re.findall(r"kubectl [^`]*\bexec\b[^`]*? -- (\S+)", RUNBOOKS.read_text())
+    assert programs, "the runbooks have no kubectl exec command to check"
+    assert set(programs) == {"python"}, programs
+
+
 def test_every_runbook_section_says_meaning_confirmation_and_mitigation():
     sections = _runbook_sections()
     for rule in alert_rules():
