@@ -14,9 +14,17 @@ shorter recorded ratios: an average of 5m ratios over 30d weighs a quiet night l
 which a ratio of sums does not. The 30d rate reads ~86k samples per series per evaluation,
 affordable for one small service.
 
-Low traffic: a page also needs ``config.slo_min_request_rate`` requests per second over its
-short window (``traffic_guarded``); below that, one failed request would be a burn rate in the
-hundreds (SRE workbook, "Low-traffic services and error budget alerting").
+Low traffic (SRE workbook, "Alerting on SLOs", section "Low-traffic services and error budget
+alerting"): with few requests one failed request is a huge error ratio, e.g. 1 of 10 requests in
+an hour is a 100x burn of a 99.9 % SLO. A page (``traffic_guarded``) therefore also needs its
+LONG window to hold more than ``min_requests(slo, burn) = 1 / (factor * (1 - objective))``
+requests (``page_min_requests``): with n requests one bad request is a ratio of 1/n, which stays
+at or under the threshold ``factor * (1 - objective)`` exactly when n >= 1 / threshold. So a
+single bad request can never page, while any outage with more than one failure in the window
+still can: 99.9 % needs > 69.4 requests in the 1h window of the 14.4x page and > 166.7 in the 6h
+window of the 6x page; 99 % (latency) > 6.9 and > 16.7. The long window, not the short one,
+because it is the larger sample (a short-window guard would need ~12x the traffic for the
+same protection and silence real outages of quiet services).
 
 Idle service: no requests give 0/0 = NaN, which compares false, so nothing pages, and the
 dashboards show "no data" rather than a fake 0 or 100 %. A service with traffic but no 5xx yet
@@ -98,15 +106,40 @@ def budget_alert_name(config: MonitoringConfig, slo: SLO) -> str:
     return f"{alert_prefix(config)}{slo.name.capitalize()}ErrorBudgetBurn"
 
 
-def traffic_guarded(config: MonitoringConfig, burn: BurnRateWindow) -> bool:
-    """Whether the burn-rate rule ``burn`` requires ``config.slo_min_request_rate``.
+def traffic_guarded(burn: BurnRateWindow) -> bool:
+    """Whether the burn-rate rule ``burn`` carries the low-traffic guard (``page_min_requests``).
 
-    Only pages (``severity: critical``) are guarded: their short windows (5m, 30m) hold few
-    requests on a quiet service, where one failed request is a huge burn rate. The ticket
-    windows (2h, 6h short) hold enough requests to stay meaningful and keep reporting a slow
-    burn on a low-traffic service.
+    Only pages (``severity: critical``) are guarded: a page wakes someone, and their windows
+    (1h, 6h) hold few requests on a quiet service. Tickets (1d, 3d long windows) keep reporting a
+    slow burn on a low-traffic service.
     """
-    return config.slo_min_request_rate > 0 and burn.severity == PAGE_SEVERITY
+    return burn.severity == PAGE_SEVERITY
+
+
+def min_requests(slo: SLO, burn: BurnRateWindow) -> float:
+    """The requests a guarded page's long window must exceed: ``1 / (factor * (1 - objective))``.
+
+    Below it, a single bad request (ratio 1/n) could reach the alert threshold
+    ``factor * (1 - objective)``; above it, it cannot (SRE workbook, "Alerting on SLOs",
+    "Low-traffic services and error budget alerting"). E.g. 99.9 % at 14.4x: 69.4 (so >= 70
+    requests); at 6x: 166.7; 99 % at 14.4x: 6.9; at 6x: 16.7. Unit: requests (a count).
+    """
+    return 1 / (burn.factor * slo.error_budget)
+
+
+def page_min_requests(
+    config: MonitoringConfig, slo: SLO, burn: BurnRateWindow, threshold: str
+) -> str:
+    """PromQL guard: the SLI's API requests over ``burn.long`` exceed ``1 / threshold``.
+
+    ``threshold`` is the alert's PromQL threshold ``(factor * (1 - objective))``, so the rule
+    reads as its own derivation (``min_requests``).
+    """
+    api = selector(config, config.api_route_matcher)
+    return (
+        f"sum by ({SERVICE_LABELS}) (increase({_total_series(slo)}{api}[{burn.long}])) "
+        f"> 1 / {threshold}"
+    )
 
 
 def _duration_text(seconds: float) -> str:
@@ -123,7 +156,7 @@ def burn_rate_alerts(config: MonitoringConfig) -> list[dict]:
     Condition (SRE workbook, "multiwindow, multi-burn-rate alerts"): the error ratio over the
     long AND over the short window both exceed ``factor * (1 - objective)``. The short window
     makes the alert stop soon after the burn stops. A page (``traffic_guarded``) also needs the
-    short window to carry at least ``config.slo_min_request_rate`` API requests per second, so a
+    long window to hold more than ``min_requests`` API requests (``page_min_requests``), so a
     quiet service does not page on a single failed request.
     """
     rules = []
@@ -136,13 +169,9 @@ def burn_rate_alerts(config: MonitoringConfig) -> list[dict]:
             long_record = slo_error_ratio_record(burn.long)
             short_record = slo_error_ratio_record(burn.short)
             expr = f"{long_record}{sel} > {threshold}\nand\n{short_record}{sel} > {threshold}"
-            if traffic_guarded(config, burn):
-                api = selector(config, config.api_route_matcher)
-                expr += (
-                    f"\nand on ({SERVICE_LABELS})\nsum by ({SERVICE_LABELS}) "
-                    f"(rate({_total_series(slo)}{api}[{burn.short}])) "
-                    f">= {number(config.slo_min_request_rate)}"
-                )
+            if traffic_guarded(burn):
+                guard = page_min_requests(config, slo, burn, threshold)
+                expr += f"\nand on ({SERVICE_LABELS})\n{guard}"
             budget_lasts = _duration_text(period / burn.factor)
             rules.append(
                 alert(

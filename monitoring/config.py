@@ -152,15 +152,9 @@ class MonitoringConfig:
         ),
     )
     burn_rate_windows: tuple[BurnRateWindow, ...] = DEFAULT_BURN_RATE_WINDOWS
-    # Low-traffic guard, API requests per second: a burn-rate *page* (severity critical) also
-    # needs at least this rate over its short window; tickets are not guarded; 0 turns it off.
-    # The SRE workbook ("Low-traffic services and error budget alerting") shows why: at 10
-    # requests an hour one failed request is a 1000x burn of a 99.9 % SLO and pages at once.
-    # 0.25/s = 75 requests in the 5m window of the 14.4x page: one failure among them is 1.33 %,
-    # under that page's 1.44 % threshold (and 1 of 450 in the 30m window is under 6x's 0.6 %), so
-    # a single failed request never pages; a real outage at 15+ requests a minute still does.
-    # (An idle service needs no guard: 0/0 is NaN and never fires.)
-    slo_min_request_rate: float = 0.25
+    # Low traffic: a burn-rate page also needs its long window to hold more than
+    # 1 / (factor * (1 - objective)) API requests, derived per SLO and window by
+    # alerts.slo.min_requests (SRE workbook, "Alerting on SLOs", low-traffic services): no field.
 
     # --- Alertmanager ------------------------------------------------------------------------
     # The Secret holding receiver credentials (PagerDuty routing key, Slack webhook URL, heartbeat
@@ -240,7 +234,7 @@ class MonitoringConfig:
         ``factor * (1 - objective)`` < 1 (an error ratio never exceeds 1, so a higher threshold
         could never fire); ``error_ratio_warning`` in (0, 1); ``latency_p99_warning_seconds`` > 0;
         percent thresholds in (0, 100]; requests <= limits; ``ha_min_ready`` >= 1;
-        1 <= ``hpa_min_replicas`` <= ``hpa_max_replicas``; ``slo_min_request_rate`` >= 0.
+        1 <= ``hpa_min_replicas`` <= ``hpa_max_replicas``.
 
         Raises:
             ValueError: listing every problem found, one per line, each naming the field (and
@@ -300,8 +294,6 @@ class MonitoringConfig:
                 f"hpa_min_replicas ({self.hpa_min_replicas}) must be >= 1 and <= "
                 f"hpa_max_replicas ({self.hpa_max_replicas})"
             )
-        if self.slo_min_request_rate < 0:
-            problems.append(f"slo_min_request_rate must be >= 0, got {self.slo_min_request_rate}")
         if problems:
             raise ValueError("invalid monitoring config:\n  " + "\n  ".join(problems))
 

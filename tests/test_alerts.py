@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import subprocess
 import sys
@@ -15,13 +16,14 @@ import pytest
 import yaml
 
 from alerts import generate, testcases
+from alerts import slo as slo_rules
 from alerts.common import le_matcher
+from alerts.testcases import slo as slo_cases
 from app import metric_names
 from monitoring import kubernetes_series
 from monitoring.config import (
     CONFIG,
     SLO,
-    duration_seconds,
     local_config,
     slo_error_ratio_record,
 )
@@ -448,25 +450,47 @@ def test_local_config_promtool_tests_pass(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_pages_carry_the_low_traffic_guard_and_tickets_do_not():
-    """Each critical burn rule requires slo_min_request_rate over its short window; 0 removes it."""
-    guard = f">= {CONFIG.slo_min_request_rate:g}"
+def test_pages_carry_the_long_window_request_guard_and_tickets_do_not():
+    """Each page requires its long window to hold more than 1 / (factor * (1 - objective))
+    API requests (SRE workbook, low-traffic services); tickets carry no guard."""
     burns = [r for r in alert_rules() if r["alert"].endswith("ErrorBudgetBurn")]
     pages = [r for r in burns if r["labels"]["severity"] == "critical"]
-    assert pages and all(r["expr"].endswith(guard) for r in pages)
-    assert all(f"[{r['labels']['short_window']}])) {guard}" in r["expr"] for r in pages)
-    assert all(" >= " not in r["expr"] for r in burns if r not in pages)
-    off = dataclasses.replace(CONFIG, slo_min_request_rate=0.0)
-    rules = [r for g in generate.build_rule_groups(off) for r in g["rules"]]
-    assert all(" >= " not in r["expr"] for r in rules if "ErrorBudgetBurn" in r.get("alert", ""))
+    assert pages
+    for rule in pages:
+        slo = next(
+            s for s in CONFIG.slos if slo_rules.budget_alert_name(CONFIG, s) == rule["alert"]
+        )
+        burn = next(b for b in CONFIG.burn_rate_windows if b.long == rule["labels"]["long_window"])
+        guard = f"[{burn.long}])) > 1 / ({burn.factor:g} * (1 - {slo.objective:g}))"
+        assert rule["expr"].endswith(guard), rule["expr"]
+        assert "(increase(" in rule["expr"]
+    assert all("increase(" not in r["expr"] for r in burns if r not in pages)
 
 
-def test_default_minimum_request_rate_stops_a_single_error_from_paging():
-    """At the guard's minimum traffic, one failed request in a page's short window stays under
-    that page's threshold factor x (1 - objective), for every SLO (the comment's claim)."""
-    for burn in CONFIG.burn_rate_windows:
-        if burn.severity != "critical":
-            continue
-        fewest = CONFIG.slo_min_request_rate * duration_seconds(burn.short)
+def test_guard_stops_a_single_bad_request_and_nothing_more():
+    """With just enough requests to pass the guard, one bad request stays at or under the page
+    threshold; with one request fewer (guard fails) it would exceed it: the guard is the
+    tightest one that stops a single bad request (70/167 requests for 99.9 %, 7/17 for 99 %)."""
+    for burn in (b for b in CONFIG.burn_rate_windows if b.severity == "critical"):
         for slo in CONFIG.slos:
-            assert fewest > 0 and 1 / fewest < burn.factor * slo.error_budget, (slo.name, burn)
+            threshold = burn.factor * slo.error_budget
+            fewest = math.floor(slo_rules.min_requests(slo, burn)) + 1  # smallest n > minimum
+            assert 1 / fewest <= threshold < 1 / (fewest - 1), (slo.name, burn)
+    assert (
+        math.ceil(slo_rules.min_requests(CONFIG.slo("availability"), CONFIG.burn_rate_windows[0]))
+        == 70
+    )
+
+
+def test_a_total_outage_at_12_requests_a_minute_pages():
+    """The reviewer's case: every API request fails at 12/min (0.2/s). The old short-window
+    guard (0.25 requests/s) never paged; now both pages fire once their long window holds
+    enough requests (the promtool case checks the exact minutes)."""
+    for slo in CONFIG.slos:
+        traffic, steps = slo_cases.low_traffic_outage(slo)
+        pages = slo_cases.first_page(CONFIG, slo, traffic, steps)
+        shorts = {b.short for b in CONFIG.burn_rate_windows if b.severity == "critical"}
+        assert set(pages) == shorts, (slo.name, pages)
+    availability = CONFIG.slo("availability")
+    traffic, steps = slo_cases.low_traffic_outage(availability)
+    assert slo_cases.first_page(CONFIG, availability, traffic, steps) == {"5m": 8, "30m": 29}

@@ -21,14 +21,13 @@ time, would differ slightly under a promtool 3.x.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from fractions import Fraction
 
 from prometheus_client.utils import floatToGoString
 
 from alerts.common import percent_text
-from alerts.slo import PAGE_SEVERITY, budget_alert_name, traffic_guarded
+from alerts.slo import PAGE_SEVERITY, budget_alert_name, min_requests, traffic_guarded
 from alerts.testcases import (
     TestFile,
     alert_check,
@@ -75,12 +74,11 @@ class Traffic:
         """Counter value at sample ``step`` (the sum of the counts before it)."""
         return sum(counts[:step], Fraction(0))
 
-    def rate(self, step: int, window_steps: int, step_seconds: int = 60) -> Fraction:
-        """Requests per second over the window ending at sample ``step`` (what ``rate`` gives
-        here: counters start at 0 and windows are whole steps, so it does not extrapolate)."""
+    def count(self, step: int, window_steps: int) -> Fraction:
+        """Requests in the window ending at sample ``step`` (what ``increase`` gives here:
+        counters start at 0 and windows are whole steps, so it does not extrapolate)."""
         start = max(step - window_steps, 0)
-        total = self.cumulative(self.total, step) - self.cumulative(self.total, start)
-        return total / (window_steps * step_seconds)
+        return self.cumulative(self.total, step) - self.cumulative(self.total, start)
 
     def ratio(self, step: int, window_steps: int) -> Fraction | None:
         """Error ratio over the window ending at sample ``step``; ``None`` when 0/0 (NaN)."""
@@ -259,8 +257,14 @@ def _idle(config: MonitoringConfig) -> list[dict]:
 
 
 # --- burn-rate alerts ----------------------------------------------------------------------------
-def _firing(config: MonitoringConfig, slo: SLO, traffic: Traffic, at: int) -> list[dict]:
-    """The burn alerts of ``slo`` firing at minute ``at`` according to the model."""
+def _firing(
+    config: MonitoringConfig, slo: SLO, traffic: Traffic, at: int, guarded: bool = True
+) -> list[dict]:
+    """The burn alerts of ``slo`` firing at minute ``at`` according to the model.
+
+    ``guarded=False`` models the rules without the low-traffic guard (to prove a scenario
+    needs it). The guard: a page's long window holds more than ``min_requests`` requests.
+    """
     alerts = []
     name = budget_alert_name(config, slo)
     period = duration_seconds(config.slo_period)
@@ -280,10 +284,11 @@ def _firing(config: MonitoringConfig, slo: SLO, traffic: Traffic, at: int) -> li
             for ratio, window in zip(ratios, (burn.long, burn.short), strict=True):
                 if ratio is not None:
                     _check_margin(ratio, threshold, f"{slo.name} ratio over {window}")
-            if traffic_guarded(config, burn):
-                rate = traffic.rate(step, short_steps)
-                _check_margin(rate, config.slo_min_request_rate, f"rate over {burn.short}")
-                if rate < config.slo_min_request_rate:
+            if guarded and traffic_guarded(burn):
+                fewest = min_requests(slo, burn)
+                count = traffic.count(step, long_steps)
+                _check_margin(count, fewest, f"requests over {burn.long}")
+                if not count > fewest:
                     return False
             return all(r is not None and r > threshold for r in ratios)
 
@@ -384,36 +389,85 @@ def _outage(config: MonitoringConfig) -> list[dict]:
 
 
 def _low_traffic(config: MonitoringConfig) -> list[dict]:
-    """A quiet service (1 API request a minute) whose single request at minute 60 fails.
+    """A quiet service whose single request at minute 60 fails: no page.
 
-    Without the low-traffic guard both page rules would fire (1 of 5 requests over 5m, 1 of 60
-    over 1h: far above 14.4x); with ``config.slo_min_request_rate`` they must not. The generator
-    refuses a config for which this scenario would not page unguarded (the case would be moot).
+    At 1 request a minute, the rules without the low-traffic guard would page (1 of 5 requests
+    over 5m, 1 of 60 over 1h: far above 14.4x of a 99.9 % SLO); the guard (the 1h window must
+    hold more than ``min_requests`` = 69.4 requests) stops it. The generator refuses a config
+    for which that case would not page unguarded (the case would be moot). At 2 requests a
+    minute the guard passes (120 > 69.4) and the ratio itself (1/120) stays under the threshold.
     """
-    if config.slo_min_request_rate <= 0:
-        return []
-    unguarded = dataclasses.replace(config, slo_min_request_rate=0.0)
     tests = []
     for slo in config.slos:
-        if slo.latency_threshold_seconds is not None:
-            continue
         name = budget_alert_name(config, slo)
         healthy, after = 60, 30
-        traffic = Traffic.phases((healthy, 1, 0), (1, 1, 1), (after, 1, 0))
         times = list(range(healthy + 1, healthy + after + 1, 3))
-        would_page = [
-            a
-            for t in times
-            for a in _firing(unguarded, slo, traffic, t)
-            if a["exp_labels"]["severity"] == PAGE_SEVERITY
-        ]
-        if not would_page:
-            raise ValueError(f"{name}: the low-traffic scenario would not page even unguarded")
+        for per_minute in (1, 2):
+            traffic = Traffic.phases(
+                (healthy, per_minute, 0), (1, per_minute, 1), (after, per_minute, 0)
+            )
+            would_page = [
+                a
+                for t in times
+                for a in _firing(config, slo, traffic, t, guarded=False)
+                if a["exp_labels"]["severity"] == PAGE_SEVERITY
+            ]
+            if per_minute == 1 and slo.latency_threshold_seconds is None and not would_page:
+                raise ValueError(f"{name}: the low-traffic scenario would not page even unguarded")
+            tests.append(
+                {
+                    "name": (
+                        f"{name}: {per_minute} request(s) a minute, one of them fails: no page"
+                    ),
+                    "interval": "1m",
+                    "input_series": _series(config, slo, traffic),
+                    "alert_rule_test": [
+                        alert_check(t, name, _firing(config, slo, traffic, t)) for t in times
+                    ],
+                }
+            )
+    return tests
+
+
+OUTAGE_PER_MINUTE = 12
+"""API requests a minute in the low-traffic outage scenario (0.2/s)."""
+
+
+def first_page(config: MonitoringConfig, slo: SLO, traffic: Traffic, until: int) -> dict[str, int]:
+    """``{short window: first minute its page fires}`` per the model, up to minute ``until``."""
+    first: dict[str, int] = {}
+    for t in range(until + 1):
+        for a in _firing(config, slo, traffic, t):
+            labels = a["exp_labels"]
+            if labels["severity"] == PAGE_SEVERITY:
+                first.setdefault(labels["short_window"], t)
+    return first
+
+
+def low_traffic_outage(slo: SLO) -> tuple[Traffic, int]:
+    """Every API request fails, 12 a minute, for 2 hours (the service's first requests)."""
+    steps = 120
+    return Traffic.phases((steps, OUTAGE_PER_MINUTE, OUTAGE_PER_MINUTE)), steps
+
+
+def _low_traffic_outage(config: MonitoringConfig) -> list[dict]:
+    """A quiet service in a total outage pages: as soon as the long window holds more than
+    ``min_requests`` requests and the rule's ``for`` has passed (99.9 % at 14.4x: 72 > 69.4
+    requests at minute 6, firing at 8; at 6x: 168 > 166.7 at minute 14, firing at 29).
+    Checked at each page's first firing minute, the minute before, and the end."""
+    tests = []
+    for slo in config.slos:
+        name = budget_alert_name(config, slo)
+        traffic, steps = low_traffic_outage(slo)
+        first = first_page(config, slo, traffic, steps)
+        if not first:
+            raise ValueError(f"{name}: a total outage at {OUTAGE_PER_MINUTE}/min never pages")
+        times = sorted({t for f in first.values() for t in (f - 1, f)} | {steps})
         tests.append(
             {
                 "name": (
-                    f"{name}: 1 request a minute, one of them fails: no page below "
-                    f"{_num(Fraction(config.slo_min_request_rate))} requests/s"
+                    f"{name}: every request fails at {OUTAGE_PER_MINUTE} a minute: pages once "
+                    "the long window holds enough requests"
                 ),
                 "interval": "1m",
                 "input_series": _series(config, slo, traffic),
@@ -471,6 +525,7 @@ def build(config: MonitoringConfig) -> list[TestFile]:
         + _burn_scenarios(config)
         + _outage(config)
         + _low_traffic(config)
+        + _low_traffic_outage(config)
     )
     return [
         TestFile("slo", minute_tests),
