@@ -11,8 +11,8 @@ all instances (never an average of per-instance ratios):
 
 Every window, up to the 30-day period, is computed directly from the counters rather than from
 shorter recorded ratios: an average of 5m ratios over 30d weighs a quiet night like a busy day,
-which a ratio of sums does not. The 30d rate reads ~86k samples per series per evaluation,
-affordable for one small service.
+which a ratio of sums does not. At a 15 s scrape interval the 30d rate reads 172,800 samples per
+series per evaluation, so the long windows live in a slow group (``groups``).
 
 Low traffic (SRE workbook, "Alerting on SLOs", section "Low-traffic services and error budget
 alerting"): with few requests one failed request is a huge error ratio, e.g. 1 of 10 requests in
@@ -88,15 +88,25 @@ def error_ratio_expr(config: MonitoringConfig, slo: SLO, window: str) -> str:
     return promql(f"(\n  {bad}\n)\n/\n{total}")
 
 
-def recording_rules(config: MonitoringConfig) -> list[dict]:
-    """One record per SLO and window of ``config.slo_windows()``, shortest window first."""
+def fast_windows(config: MonitoringConfig) -> tuple[str, ...]:
+    """The windows recorded in the fast group: up to the longest window of a page (5m ... 6h).
+
+    Shortest first; the rest of ``config.slo_windows()`` (1d, 3d, 30d) go to the slow group.
+    """
+    pages = [b for b in config.burn_rate_windows if b.severity == PAGE_SEVERITY]
+    longest = max((duration_seconds(w) for b in pages for w in (b.long, b.short)), default=0)
+    return tuple(w for w in config.slo_windows() if duration_seconds(w) <= longest)
+
+
+def recording_rules(config: MonitoringConfig, windows: tuple[str, ...] | None = None) -> list[dict]:
+    """One record per SLO and window (default: ``config.slo_windows()``), shortest first."""
     return [
         record(
             slo_error_ratio_record(window),
             error_ratio_expr(config, slo, window),
             labels={"slo": slo.name},
         )
-        for window in config.slo_windows()
+        for window in (config.slo_windows() if windows is None else windows)
         for slo in config.slos
     ]
 
@@ -199,9 +209,29 @@ def burn_rate_alerts(config: MonitoringConfig) -> list[dict]:
 
 
 def groups(config: MonitoringConfig) -> list[dict]:
-    """One group: the recording rules, then the alerts that read them.
+    """Two groups: ``slo`` (fast) and ``slo-long`` (every ``config.slo_slow_rules_interval``).
 
-    One group, because Prometheus evaluates a group's rules in order but separate groups
-    concurrently: the alerts then always read this evaluation's ratios, never the previous one's.
+    - ``slo``: the records of ``fast_windows`` (5m ... 6h) and the page alerts, at Prometheus'
+      global evaluation interval. A page reads only records of its own group, which Prometheus
+      evaluates in order (separate groups run concurrently), so it always sees this
+      evaluation's ratios; the costly long windows no longer delay it.
+    - ``slo-long``: the 1d, 3d and 30d records (a 30d rate reads 172,800 samples per series at a
+      15 s scrape) and the ticket alerts. A ticket's short-window record (2h, 6h) comes from the
+      fast group, at most one fast interval old: nothing for an alert that waits 1h or 3h.
+
+    promtool 2.42 ignores a group's ``interval`` in unit tests (every group is evaluated at the
+    test file's ``evaluation_interval``), so the ticket cases run in a test file whose
+    evaluation interval is ``config.slo_slow_rules_interval`` (``alerts.testcases.slo``).
     """
-    return [group(config, "slo", recording_rules(config) + burn_rate_alerts(config))]
+    fast = fast_windows(config)
+    slow = tuple(w for w in config.slo_windows() if w not in fast)
+    alerts = burn_rate_alerts(config)
+    pages = [a for a in alerts if a["labels"]["severity"] == PAGE_SEVERITY]
+    tickets = [a for a in alerts if a["labels"]["severity"] != PAGE_SEVERITY]
+    long_group = group(
+        config,
+        "slo-long",
+        recording_rules(config, slow) + tickets,
+        interval=config.slo_slow_rules_interval,
+    )
+    return [group(config, "slo", recording_rules(config, fast) + pages), long_group]

@@ -24,6 +24,7 @@ from monitoring import kubernetes_series
 from monitoring.config import (
     CONFIG,
     SLO,
+    duration_seconds,
     local_config,
     slo_error_ratio_record,
 )
@@ -494,3 +495,83 @@ def test_a_total_outage_at_12_requests_a_minute_pages():
     availability = CONFIG.slo("availability")
     traffic, steps = slo_cases.low_traffic_outage(availability)
     assert slo_cases.first_page(CONFIG, availability, traffic, steps) == {"5m": 8, "30m": 29}
+
+
+# --- SLO rule groups: fast (pages) and slow (long windows, tickets) ----------------------------
+def _slo_groups() -> dict[str, dict]:
+    groups = yaml.safe_load(RULES_FILE.read_text())["groups"]
+    return {g["name"]: g for g in groups if g["name"].startswith(f"{CONFIG.app_name}.slo")}
+
+
+def _windows_read(expr: str) -> set[str]:
+    """The windows of the SLO records an expression reads, e.g. {"1h", "5m"}."""
+    prefix = re.escape(slo_error_ratio_record(""))
+    return set(re.findall(prefix + r"(\w+)\{", expr))
+
+
+def test_page_group_holds_no_long_window_and_reads_only_its_own_records():
+    """The 14.4x page is not delayed by the 30d rate (172,800 samples per series at a 15 s
+    scrape): its group records windows up to 6h only, at the global interval, and every page
+    reads records of that group, so it sees this evaluation's ratios."""
+    fast = _slo_groups()[f"{CONFIG.app_name}.slo"]
+    assert "interval" not in fast
+    recorded = {r["record"] for r in fast["rules"] if "record" in r}
+    longest_page = max(
+        duration_seconds(b.long) for b in CONFIG.burn_rate_windows if b.severity == "critical"
+    )
+    assert recorded and all(
+        duration_seconds(r.removeprefix(slo_error_ratio_record(""))) <= longest_page
+        for r in recorded
+    )
+    alerts = [r for r in fast["rules"] if "alert" in r]
+    assert alerts and all(r["labels"]["severity"] == "critical" for r in alerts)
+    for rule in alerts:
+        assert {slo_error_ratio_record(w) for w in _windows_read(rule["expr"])} <= recorded
+
+
+def test_slow_group_holds_the_long_windows_and_the_tickets_at_its_interval():
+    slow = _slo_groups()[f"{CONFIG.app_name}.slo-long"]
+    assert slow["interval"] == CONFIG.slo_slow_rules_interval
+    assert duration_seconds(CONFIG.slo_slow_rules_interval) < 5 * 60  # within the 5m lookback
+    recorded = {r["record"] for r in slow["rules"] if "record" in r}
+    assert slo_error_ratio_record(CONFIG.slo_period) in recorded
+    alerts = [r for r in slow["rules"] if "alert" in r]
+    assert alerts and all(r["labels"]["severity"] == "warning" for r in alerts)
+    windows = set(CONFIG.slo_windows())
+    fast = {r["record"] for r in _slo_groups()[f"{CONFIG.app_name}.slo"]["rules"] if "record" in r}
+    assert recorded | fast == {slo_error_ratio_record(w) for w in windows}
+    assert not recorded & fast
+
+
+def test_ticket_tests_run_at_the_slow_groups_interval():
+    """promtool 2.42 ignores a group's interval and evaluates every group at the test file's
+    evaluation_interval, so the ticket cases need a file evaluated at the slow interval, with
+    the fast group first (a ticket reads its short window from it)."""
+    content = yaml.safe_load((ROOT / "alerts" / "tests" / "slo-long.test.yaml").read_text())
+    assert content["evaluation_interval"] == CONFIG.slo_slow_rules_interval
+    assert content["group_eval_order"] == list(_slo_groups())
+    tickets = [b for b in CONFIG.burn_rate_windows if b.severity != "critical"]
+    names = [t["name"] for t in content["tests"]]
+    assert len(names) == 2 * len(tickets) * len(CONFIG.slos)
+    assert all(f"every {CONFIG.slo_slow_rules_interval}" in n for n in names)
+
+
+def test_promtool_ignores_a_group_interval_in_unit_tests(tmp_path):
+    """The premise of the slo-long test file, checked against the installed promtool: a record
+    of time() in an ``interval: 5m`` group is re-evaluated at every 1m test evaluation."""
+    (tmp_path / "r.yaml").write_text(
+        "groups:\n- name: g\n  interval: 5m\n  rules:\n  - record: t\n    expr: time()\n"
+    )
+    (tmp_path / "t.yaml").write_text(
+        "rule_files: [r.yaml]\nevaluation_interval: 1m\ntests:\n- interval: 1m\n"
+        "  input_series: []\n  promql_expr_test:\n  - expr: t\n    eval_time: 3m\n"
+        "    exp_samples: [{labels: t, value: 180}]\n"
+    )
+    result = subprocess.run(
+        [promtool(), "test", "rules", "t.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -28,6 +28,7 @@ from prometheus_client.utils import floatToGoString
 
 from alerts.common import percent_text
 from alerts.slo import PAGE_SEVERITY, budget_alert_name, min_requests, traffic_guarded
+from alerts.slo import groups as slo_groups
 from alerts.testcases import (
     TestFile,
     alert_check,
@@ -258,13 +259,22 @@ def _idle(config: MonitoringConfig) -> list[dict]:
 
 # --- burn-rate alerts ----------------------------------------------------------------------------
 def _firing(
-    config: MonitoringConfig, slo: SLO, traffic: Traffic, at: int, guarded: bool = True
+    config: MonitoringConfig,
+    slo: SLO,
+    traffic: Traffic,
+    at: int,
+    guarded: bool = True,
+    every: int = 1,
 ) -> list[dict]:
     """The burn alerts of ``slo`` firing at minute ``at`` according to the model.
 
-    ``guarded=False`` models the rules without the low-traffic guard (to prove a scenario
-    needs it). The guard: a page's long window holds more than ``min_requests`` requests.
+    ``every``: the rules are evaluated every ``every`` minutes (at 0, every, 2 * every, ...);
+    ``at`` must be one of those evaluations. ``guarded=False`` models the rules without the
+    low-traffic guard (to prove a scenario needs it). The guard: a page's long window holds
+    more than ``min_requests`` requests.
     """
+    if at % every:
+        raise ValueError(f"minute {at} is not an evaluation (every {every} minutes)")
     alerts = []
     name = budget_alert_name(config, slo)
     period = duration_seconds(config.slo_period)
@@ -293,12 +303,12 @@ def _firing(
             return all(r is not None and r > threshold for r in ratios)
 
         streak = 0
-        for step in range(at, -1, -1):
+        for step in range(at, -1, -every):
             if not holds(step):
                 break
             streak += 1
-        # Active since at - streak + 1; firing once active for `for` minutes.
-        if streak - 1 < minutes(burn.for_):
+        # Active since at - (streak - 1) * every; firing once active for `for` minutes.
+        if (streak - 1) * every < minutes(burn.for_):
             continue
         value = traffic.ratio(at, long_steps)
         days = period / burn.factor
@@ -334,35 +344,82 @@ def _lasts(seconds: float) -> str:
     return " ".join([f"{days}d"] * bool(days) + [f"{hours}h"] * bool(hours or not days))
 
 
-def _burn_scenarios(config: MonitoringConfig) -> list[dict]:
-    """Per SLO and burn window: 1 % over its threshold (fires) and 1 % under (does not)."""
+def _burn_scenarios(config: MonitoringConfig, pages: bool, every: int = 1) -> list[dict]:
+    """Per SLO and page (``pages``) or ticket burn window: 1 % over its threshold (fires) and 1 %
+    under (does not), with the rules evaluated every ``every`` minutes (the test file's
+    evaluation interval)."""
     tests = []
     for slo in config.slos:
         name = budget_alert_name(config, slo)
         for burn in config.burn_rate_windows:
+            if (burn.severity == PAGE_SEVERITY) != pages:
+                continue
             wait = minutes(burn.for_)
-            steps = wait + 5
+            # The ratio is measurable (two samples) from minute 1, so from the evaluation at
+            # `every`: the alert is active then and fires `for` later exactly; check then and
+            # one evaluation before.
+            after = every + wait
+            before = after - every
+            steps = after + 5
             for factor, verdict in ((1.01, "fires"), (0.99, "does not fire")):
                 ratio = Fraction(burn.factor * slo.error_budget * factor)
                 traffic = Traffic.phases((steps, PER_STEP, ratio * PER_STEP))
-                # The ratio is measurable (two samples) from minute 1: the alert is active at
-                # 1m and fires at 1m + for exactly; check then and a minute before.
-                before, after = wait, wait + 1
+                checks = [
+                    alert_check(t, name, _firing(config, slo, traffic, t, every=every))
+                    for t in (before, after)
+                ]
                 tests.append(
                     {
                         "name": (
                             f"{name} {burn.long}/{burn.short} x{_factor(burn.factor)}: "
                             f"{humanize_percentage(float(ratio))} errors {verdict}"
+                            f" (rules evaluated every {every}m)"
                         ),
                         "interval": "1m",
                         "input_series": _series(config, slo, traffic),
-                        "alert_rule_test": [
-                            alert_check(before, name, _firing(config, slo, traffic, before)),
-                            alert_check(after, name, _firing(config, slo, traffic, after)),
-                        ],
+                        "alert_rule_test": checks,
                     }
                 )
     return tests
+
+
+def slow_every(config: MonitoringConfig) -> int:
+    """Minutes between evaluations of the slow SLO group, as the test model uses them.
+
+    A sub-minute ``config.slo_slow_rules_interval`` (the local stack's 5 s) counts as 1: the
+    inputs change once a minute, so evaluating more often changes no alert state at a minute.
+    Raises ``ValueError`` for an interval above a minute that is not whole minutes.
+    """
+    if duration_seconds(config.slo_slow_rules_interval) < 60:
+        return 1
+    return minutes(config.slo_slow_rules_interval)
+
+
+def _minute_checks(
+    config: MonitoringConfig, slo: SLO, traffic: Traffic, times: list[int]
+) -> list[dict]:
+    """``alert_check``s for a 1-minute test file, where promtool evaluates every group (also
+    the slow one) every minute. Refuses a check whose tickets would differ when the slow group
+    runs at its real ``config.slo_slow_rules_interval``: such a check would pass in promtool
+    and still misstate production (the ticket cadence is tested in ``slo-long``)."""
+    every = slow_every(config)
+
+    def tickets(alerts: list[dict]) -> list[list]:
+        return sorted(
+            sorted(a["exp_labels"].items())
+            for a in alerts
+            if a["exp_labels"]["severity"] != PAGE_SEVERITY
+        )
+
+    name = budget_alert_name(config, slo)
+    checks = []
+    for t in times:
+        expected = _firing(config, slo, traffic, t)
+        real = _firing(config, slo, traffic, t - t % every, every=every)
+        if tickets(expected) != tickets(real):
+            raise ValueError(f"{name} at {t}m: the tickets depend on the slow group's cadence")
+        checks.append(alert_check(t, name, expected))
+    return checks
 
 
 def _outage(config: MonitoringConfig) -> list[dict]:
@@ -380,9 +437,7 @@ def _outage(config: MonitoringConfig) -> list[dict]:
                 "name": f"{name}: every request fails after an hour without any 5xx series",
                 "interval": "1m",
                 "input_series": _series(config, slo, traffic),
-                "alert_rule_test": [
-                    alert_check(t, name, _firing(config, slo, traffic, t)) for t in times
-                ],
+                "alert_rule_test": _minute_checks(config, slo, traffic, times),
             }
         )
     return tests
@@ -421,9 +476,7 @@ def _low_traffic(config: MonitoringConfig) -> list[dict]:
                     ),
                     "interval": "1m",
                     "input_series": _series(config, slo, traffic),
-                    "alert_rule_test": [
-                        alert_check(t, name, _firing(config, slo, traffic, t)) for t in times
-                    ],
+                    "alert_rule_test": _minute_checks(config, slo, traffic, times),
                 }
             )
     return tests
@@ -471,9 +524,7 @@ def _low_traffic_outage(config: MonitoringConfig) -> list[dict]:
                 ),
                 "interval": "1m",
                 "input_series": _series(config, slo, traffic),
-                "alert_rule_test": [
-                    alert_check(t, name, _firing(config, slo, traffic, t)) for t in times
-                ],
+                "alert_rule_test": _minute_checks(config, slo, traffic, times),
             }
         )
     return tests
@@ -517,17 +568,39 @@ def _long_windows(config: MonitoringConfig) -> list[dict]:
 
 
 def build(config: MonitoringConfig) -> list[TestFile]:
-    """Two files: minute resolution (records, burn alerts) and hourly (the long windows)."""
+    """Three files: minute resolution (records, pages, outages), the tickets at the slow group's
+    interval, and hourly samples (the long windows).
+
+    promtool 2.42 ignores a rule group's ``interval`` in unit tests: every group is evaluated at
+    the file's ``evaluation_interval`` (checked: a ``time()`` record in an ``interval: 5m``
+    group reads 180 at 3m). So the tickets, which live in the slow group, have their own file
+    evaluated every ``config.slo_slow_rules_interval``; in the minute file every ticket state
+    checked is refused unless it is the same at the slow cadence (``_minute_checks``). Record
+    values do not depend on the cadence (each is a function of the samples at its evaluation).
+
+    A ticket reads its short-window record (2h, 6h) from the fast group. promtool evaluates
+    groups in a random order, so the files fix it, fast group first: in production the fast
+    group runs every 30 s, so the record a ticket reads is at most that old, which the model
+    treats as current (the slow file would otherwise see it one 4m evaluation late at random).
+    """
     minute_tests = (
         _records_constant(config)
         + _records_no_errors_yet(config)
         + _idle(config)
-        + _burn_scenarios(config)
+        + _burn_scenarios(config, pages=True)
         + _outage(config)
         + _low_traffic(config)
         + _low_traffic_outage(config)
     )
+    every = slow_every(config)
+    order = tuple(g["name"] for g in slo_groups(config))
     return [
-        TestFile("slo", minute_tests),
+        TestFile("slo", minute_tests, group_eval_order=order),
+        TestFile(
+            "slo-long",
+            _burn_scenarios(config, pages=False, every=every),
+            evaluation_interval=f"{every}m",
+            group_eval_order=order,
+        ),
         TestFile("slo-windows", _long_windows(config), evaluation_interval="1h"),
     ]
