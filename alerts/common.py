@@ -126,6 +126,13 @@ def record(name: str, expr: str, labels: dict[str, str] | None = None) -> dict:
     return rule
 
 
-def group(config: MonitoringConfig, area: str, rules: list[dict]) -> dict:
-    """A rule group named ``<app_name>.<area>``."""
-    return {"name": f"{config.app_name}.{area}", "rules": rules}
+def group(
+    config: MonitoringConfig, area: str, rules: list[dict], interval: str | None = None
+) -> dict:
+    """A rule group named ``<app_name>.<area>``; ``interval`` (a Prometheus duration) overrides
+    the global evaluation interval, ``None`` keeps it."""
+    result: dict = {"name": f"{config.app_name}.{area}"}
+    if interval is not None:
+        result["interval"] = interval
+    result["rules"] = rules
+    return result

@@ -11,12 +11,20 @@ all instances (never an average of per-instance ratios):
 
 Every window, up to the 30-day period, is computed directly from the counters rather than from
 shorter recorded ratios: an average of 5m ratios over 30d weighs a quiet night like a busy day,
-which a ratio of sums does not. The 30d rate reads ~86k samples per series per evaluation,
-affordable for one small service.
+which a ratio of sums does not. At a 15 s scrape interval the 30d rate reads 172,800 samples per
+series per evaluation, so the long windows live in a slow group (``groups``).
 
-Low traffic: a page also needs ``config.slo_min_request_rate`` requests per second over its
-short window (``traffic_guarded``); below that, one failed request would be a burn rate in the
-hundreds (SRE workbook, "Low-traffic services and error budget alerting").
+Low traffic (SRE workbook, "Alerting on SLOs", section "Low-traffic services and error budget
+alerting"): with few requests one failed request is a huge error ratio, e.g. 1 of 10 requests in
+an hour is a 100x burn of a 99.9 % SLO. A page (``traffic_guarded``) therefore also needs its
+LONG window to hold more than ``min_requests(slo, burn) = 1 / (factor * (1 - objective))``
+requests (``page_min_requests``): with n requests one bad request is a ratio of 1/n, which stays
+at or under the threshold ``factor * (1 - objective)`` exactly when n >= 1 / threshold. So a
+single bad request can never page, while any outage with more than one failure in the window
+still can: 99.9 % needs > 69.4 requests in the 1h window of the 14.4x page and > 166.7 in the 6h
+window of the 6x page; 99 % (latency) > 6.9 and > 16.7. The long window, not the short one,
+because it is the larger sample (a short-window guard would need ~12x the traffic for the
+same protection and silence real outages of quiet services).
 
 Idle service: no requests give 0/0 = NaN, which compares false, so nothing pages, and the
 dashboards show "no data" rather than a fake 0 or 100 %. A service with traffic but no 5xx yet
@@ -80,15 +88,25 @@ def error_ratio_expr(config: MonitoringConfig, slo: SLO, window: str) -> str:
     return promql(f"(\n  {bad}\n)\n/\n{total}")
 
 
-def recording_rules(config: MonitoringConfig) -> list[dict]:
-    """One record per SLO and window of ``config.slo_windows()``, shortest window first."""
+def fast_windows(config: MonitoringConfig) -> tuple[str, ...]:
+    """The windows recorded in the fast group: up to the longest window of a page (5m ... 6h).
+
+    Shortest first; the rest of ``config.slo_windows()`` (1d, 3d, 30d) go to the slow group.
+    """
+    pages = [b for b in config.burn_rate_windows if b.severity == PAGE_SEVERITY]
+    longest = max((duration_seconds(w) for b in pages for w in (b.long, b.short)), default=0)
+    return tuple(w for w in config.slo_windows() if duration_seconds(w) <= longest)
+
+
+def recording_rules(config: MonitoringConfig, windows: tuple[str, ...] | None = None) -> list[dict]:
+    """One record per SLO and window (default: ``config.slo_windows()``), shortest first."""
     return [
         record(
             slo_error_ratio_record(window),
             error_ratio_expr(config, slo, window),
             labels={"slo": slo.name},
         )
-        for window in config.slo_windows()
+        for window in (config.slo_windows() if windows is None else windows)
         for slo in config.slos
     ]
 
@@ -98,15 +116,40 @@ def budget_alert_name(config: MonitoringConfig, slo: SLO) -> str:
     return f"{alert_prefix(config)}{slo.name.capitalize()}ErrorBudgetBurn"
 
 
-def traffic_guarded(config: MonitoringConfig, burn: BurnRateWindow) -> bool:
-    """Whether the burn-rate rule ``burn`` requires ``config.slo_min_request_rate``.
+def traffic_guarded(burn: BurnRateWindow) -> bool:
+    """Whether the burn-rate rule ``burn`` carries the low-traffic guard (``page_min_requests``).
 
-    Only pages (``severity: critical``) are guarded: their short windows (5m, 30m) hold few
-    requests on a quiet service, where one failed request is a huge burn rate. The ticket
-    windows (2h, 6h short) hold enough requests to stay meaningful and keep reporting a slow
-    burn on a low-traffic service.
+    Only pages (``severity: critical``) are guarded: a page wakes someone, and their windows
+    (1h, 6h) hold few requests on a quiet service. Tickets (1d, 3d long windows) keep reporting a
+    slow burn on a low-traffic service.
     """
-    return config.slo_min_request_rate > 0 and burn.severity == PAGE_SEVERITY
+    return burn.severity == PAGE_SEVERITY
+
+
+def min_requests(slo: SLO, burn: BurnRateWindow) -> float:
+    """The requests a guarded page's long window must exceed: ``1 / (factor * (1 - objective))``.
+
+    Below it, a single bad request (ratio 1/n) could reach the alert threshold
+    ``factor * (1 - objective)``; above it, it cannot (SRE workbook, "Alerting on SLOs",
+    "Low-traffic services and error budget alerting"). E.g. 99.9 % at 14.4x: 69.4 (so >= 70
+    requests); at 6x: 166.7; 99 % at 14.4x: 6.9; at 6x: 16.7. Unit: requests (a count).
+    """
+    return 1 / (burn.factor * slo.error_budget)
+
+
+def page_min_requests(
+    config: MonitoringConfig, slo: SLO, burn: BurnRateWindow, threshold: str
+) -> str:
+    """PromQL guard: the SLI's API requests over ``burn.long`` exceed ``1 / threshold``.
+
+    ``threshold`` is the alert's PromQL threshold ``(factor * (1 - objective))``, so the rule
+    reads as its own derivation (``min_requests``).
+    """
+    api = selector(config, config.api_route_matcher)
+    return (
+        f"sum by ({SERVICE_LABELS}) (increase({_total_series(slo)}{api}[{burn.long}])) "
+        f"> 1 / {threshold}"
+    )
 
 
 def _duration_text(seconds: float) -> str:
@@ -123,7 +166,7 @@ def burn_rate_alerts(config: MonitoringConfig) -> list[dict]:
     Condition (SRE workbook, "multiwindow, multi-burn-rate alerts"): the error ratio over the
     long AND over the short window both exceed ``factor * (1 - objective)``. The short window
     makes the alert stop soon after the burn stops. A page (``traffic_guarded``) also needs the
-    short window to carry at least ``config.slo_min_request_rate`` API requests per second, so a
+    long window to hold more than ``min_requests`` API requests (``page_min_requests``), so a
     quiet service does not page on a single failed request.
     """
     rules = []
@@ -136,13 +179,9 @@ def burn_rate_alerts(config: MonitoringConfig) -> list[dict]:
             long_record = slo_error_ratio_record(burn.long)
             short_record = slo_error_ratio_record(burn.short)
             expr = f"{long_record}{sel} > {threshold}\nand\n{short_record}{sel} > {threshold}"
-            if traffic_guarded(config, burn):
-                api = selector(config, config.api_route_matcher)
-                expr += (
-                    f"\nand on ({SERVICE_LABELS})\nsum by ({SERVICE_LABELS}) "
-                    f"(rate({_total_series(slo)}{api}[{burn.short}])) "
-                    f">= {number(config.slo_min_request_rate)}"
-                )
+            if traffic_guarded(burn):
+                guard = page_min_requests(config, slo, burn, threshold)
+                expr += f"\nand on ({SERVICE_LABELS})\n{guard}"
             budget_lasts = _duration_text(period / burn.factor)
             rules.append(
                 alert(
@@ -170,9 +209,29 @@ def burn_rate_alerts(config: MonitoringConfig) -> list[dict]:
 
 
 def groups(config: MonitoringConfig) -> list[dict]:
-    """One group: the recording rules, then the alerts that read them.
+    """Two groups: ``slo`` (fast) and ``slo-long`` (every ``config.slo_slow_rules_interval``).
 
-    One group, because Prometheus evaluates a group's rules in order but separate groups
-    concurrently: the alerts then always read this evaluation's ratios, never the previous one's.
+    - ``slo``: the records of ``fast_windows`` (5m ... 6h) and the page alerts, at Prometheus'
+      global evaluation interval. A page reads only records of its own group, which Prometheus
+      evaluates in order (separate groups run concurrently), so it always sees this
+      evaluation's ratios; the costly long windows no longer delay it.
+    - ``slo-long``: the 1d, 3d and 30d records (a 30d rate reads 172,800 samples per series at a
+      15 s scrape) and the ticket alerts. A ticket's short-window record (2h, 6h) comes from the
+      fast group, at most one fast interval old: nothing for an alert that waits 1h or 3h.
+
+    promtool 2.42 ignores a group's ``interval`` in unit tests (every group is evaluated at the
+    test file's ``evaluation_interval``), so the ticket cases run in a test file whose
+    evaluation interval is ``config.slo_slow_rules_interval`` (``alerts.testcases.slo``).
     """
-    return [group(config, "slo", recording_rules(config) + burn_rate_alerts(config))]
+    fast = fast_windows(config)
+    slow = tuple(w for w in config.slo_windows() if w not in fast)
+    alerts = burn_rate_alerts(config)
+    pages = [a for a in alerts if a["labels"]["severity"] == PAGE_SEVERITY]
+    tickets = [a for a in alerts if a["labels"]["severity"] != PAGE_SEVERITY]
+    long_group = group(
+        config,
+        "slo-long",
+        recording_rules(config, slow) + tickets,
+        interval=config.slo_slow_rules_interval,
+    )
+    return [group(config, "slo", recording_rules(config, fast) + pages), long_group]

@@ -78,6 +78,13 @@ class Timing:
     Defaults are Alertmanager's documented recommendations (30s / 5m / 4h) except: pages repeat
     hourly while unresolved; the heartbeat is re-sent every minute (``group_wait`` 0s) so the
     heartbeat service can use a short timeout (e.g. 5 minutes).
+
+    Heartbeat: the Watchdog group is flushed every ``heartbeat_interval`` (its group_interval), and
+    at each flush Alertmanager re-sends only if ``repeat_interval`` has passed since the logged
+    notification. That log timestamp is taken after the send, a little after the tick, so with
+    repeat_interval == group_interval (1m/1m) the next tick finds 59.9 s elapsed and skips: one
+    ping every 2 minutes. ``heartbeat_repeat_interval`` (50s) < group_interval makes every tick
+    re-send: one ping a minute (observed with Alertmanager 0.25: 60 s spacing).
     """
 
     group_wait: str = "30s"
@@ -85,6 +92,7 @@ class Timing:
     repeat_interval: str = "4h"
     pager_repeat_interval: str = "1h"
     heartbeat_interval: str = "1m"
+    heartbeat_repeat_interval: str = "50s"  # < heartbeat_interval, see above
 
 
 def secret_file(config: MonitoringConfig, receiver: str) -> str:
@@ -185,7 +193,7 @@ def alertmanager_config(
                     f'alertname="{WATCHDOG}"',
                     group_wait="0s",
                     group_interval=timing.heartbeat_interval,
-                    repeat_interval=timing.heartbeat_interval,
+                    repeat_interval=timing.heartbeat_repeat_interval,
                 ),
                 _route(NULL, f'alertname="{INFO_INHIBITOR}"'),
                 _route(PAGER, 'severity="critical"', repeat_interval=timing.pager_repeat_interval),

@@ -152,15 +152,17 @@ class MonitoringConfig:
         ),
     )
     burn_rate_windows: tuple[BurnRateWindow, ...] = DEFAULT_BURN_RATE_WINDOWS
-    # Low-traffic guard, API requests per second: a burn-rate *page* (severity critical) also
-    # needs at least this rate over its short window; tickets are not guarded; 0 turns it off.
-    # The SRE workbook ("Low-traffic services and error budget alerting") shows why: at 10
-    # requests an hour one failed request is a 1000x burn of a 99.9 % SLO and pages at once.
-    # 0.25/s = 75 requests in the 5m window of the 14.4x page: one failure among them is 1.33 %,
-    # under that page's 1.44 % threshold (and 1 of 450 in the 30m window is under 6x's 0.6 %), so
-    # a single failed request never pages; a real outage at 15+ requests a minute still does.
-    # (An idle service needs no guard: 0/0 is NaN and never fires.)
-    slo_min_request_rate: float = 0.25
+    # The SLO rules are split in two groups (alerts/slo.py): windows up to the longest page
+    # window (5m..6h) with the page alerts, evaluated at Prometheus' global interval (30 s in
+    # kube-prometheus-stack), and the long windows (1d, 3d, 30d) with the ticket alerts, evaluated
+    # every slo_slow_rules_interval: a 30d rate over 15 s scrapes reads 172,800 samples per
+    # series, too costly every 30 s and it would delay the 14.4x page. 4m, not 5m: a record
+    # written every 5m is older than Prometheus' 5m lookback while its next evaluation runs, so a
+    # panel or query would see gaps. Tickets (for 1h/3h) lose nothing at a 4m cadence.
+    slo_slow_rules_interval: str = "4m"
+    # Low traffic: a burn-rate page also needs its long window to hold more than
+    # 1 / (factor * (1 - objective)) API requests, derived per SLO and window by
+    # alerts.slo.min_requests (SRE workbook, "Alerting on SLOs", low-traffic services): no field.
 
     # --- Alertmanager ------------------------------------------------------------------------
     # The Secret holding receiver credentials (PagerDuty routing key, Slack webhook URL, heartbeat
@@ -240,7 +242,7 @@ class MonitoringConfig:
         ``factor * (1 - objective)`` < 1 (an error ratio never exceeds 1, so a higher threshold
         could never fire); ``error_ratio_warning`` in (0, 1); ``latency_p99_warning_seconds`` > 0;
         percent thresholds in (0, 100]; requests <= limits; ``ha_min_ready`` >= 1;
-        1 <= ``hpa_min_replicas`` <= ``hpa_max_replicas``; ``slo_min_request_rate`` >= 0.
+        1 <= ``hpa_min_replicas`` <= ``hpa_max_replicas``.
 
         Raises:
             ValueError: listing every problem found, one per line, each naming the field (and
@@ -300,8 +302,6 @@ class MonitoringConfig:
                 f"hpa_min_replicas ({self.hpa_min_replicas}) must be >= 1 and <= "
                 f"hpa_max_replicas ({self.hpa_max_replicas})"
             )
-        if self.slo_min_request_rate < 0:
-            problems.append(f"slo_min_request_rate must be >= 0, got {self.slo_min_request_rate}")
         if problems:
             raise ValueError("invalid monitoring config:\n  " + "\n  ".join(problems))
 
@@ -346,11 +346,16 @@ CONFIG = MonitoringConfig()
 """The Kubernetes (EKS + kube-prometheus-stack) configuration."""
 
 
+LOCAL_INTERVAL = "5s"
+"""The local stack's scrape interval and the slow SLO rule group's interval there."""
+
+
 def local_config(**overrides: object) -> MonitoringConfig:
     """The single-instance local stack's variant of ``CONFIG`` (``make run`` and e2e tests).
 
     One instance, no HPA; the "metrics gone" alert waits ``1m`` instead of ``5m`` so a demo
-    shows it quickly; Prometheus scrapes every ``5s`` so panels and alerts react within seconds.
+    shows it quickly; Prometheus scrapes every ``5s`` (``LOCAL_INTERVAL``) and evaluates the slow
+    SLO rule group as often, so panels and alerts react within seconds.
     Further overrides (e.g. shorter ``for:`` durations in tests) are keyword
     arguments naming ``MonitoringConfig`` fields.
 
@@ -361,7 +366,9 @@ def local_config(**overrides: object) -> MonitoringConfig:
         "ha_min_ready": 1,
         "hpa_enabled": False,
         "metrics_absent_for": "1m",
-        "scrape_interval": "5s",
+        "scrape_interval": LOCAL_INTERVAL,
+        # SLO panels read the 30d record: at 4m it could take minutes to appear locally.
+        "slo_slow_rules_interval": LOCAL_INTERVAL,
     }
     base.update(overrides)
     return dataclasses.replace(CONFIG, **base)

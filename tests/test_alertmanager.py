@@ -12,7 +12,7 @@ import requests
 import yaml
 
 from monitoring import alertmanager
-from monitoring.config import CONFIG
+from monitoring.config import CONFIG, duration_seconds
 from tests.conftest import require_binary
 
 HINT = "apt-get install prometheus-alertmanager"
@@ -123,6 +123,19 @@ def test_no_credentials_are_committed():
     receivers = {r["name"] for r in committed["receivers"]}
     assert receivers == set(alertmanager.RECEIVERS)
     assert len(files) == len(alertmanager.SECRET_KEYS)  # pager, ticket, dead man's switch
+
+
+def test_dead_mans_switch_repeats_on_every_group_interval_tick():
+    """The Watchdog route's repeat_interval is below its group_interval: equal values send only
+    every second tick, as the notification log's timestamp lands just after the tick."""
+    route = next(
+        r
+        for r in alertmanager.alertmanager_config()["route"]["routes"]
+        if r["receiver"] == alertmanager.DEADMANSSWITCH
+    )
+    assert route["group_interval"] == "1m"  # README: "pinged every minute"
+    repeat, tick = (duration_seconds(route[k]) for k in ("repeat_interval", "group_interval"))
+    assert repeat < tick
 
 
 def test_dead_mans_switch_is_a_real_receiver():

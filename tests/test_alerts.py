@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import subprocess
 import sys
@@ -15,7 +16,9 @@ import pytest
 import yaml
 
 from alerts import generate, testcases
+from alerts import slo as slo_rules
 from alerts.common import le_matcher
+from alerts.testcases import slo as slo_cases
 from app import metric_names
 from monitoring import kubernetes_series
 from monitoring.config import (
@@ -392,6 +395,15 @@ def test_runbook_url_base_is_the_repository_runbooks_file():
     assert RUNBOOKS.is_file()
 
 
+def test_runbook_commands_inside_the_pod_use_only_what_the_image_has():
+    """``kubectl exec <pod> -- <program>`` runs in the python:slim image, which has Python but
+    neither wget nor curl (the Dockerfile's own HEALTHCHECK uses Python for the same reason)."""
+    assert "slim" in (ROOT / "Dockerfile").read_text()
+    programs = re.findall(r"kubectl [^`]*\bexec\b[^`]*? -- (\S+)", RUNBOOKS.read_text())
+    assert programs, "the runbooks have no kubectl exec command to check"
+    assert set(programs) == {"python"}, programs
+
+
 def test_every_runbook_section_says_meaning_confirmation_and_mitigation():
     sections = _runbook_sections()
     for rule in alert_rules():
@@ -439,25 +451,127 @@ def test_local_config_promtool_tests_pass(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_pages_carry_the_low_traffic_guard_and_tickets_do_not():
-    """Each critical burn rule requires slo_min_request_rate over its short window; 0 removes it."""
-    guard = f">= {CONFIG.slo_min_request_rate:g}"
+def test_pages_carry_the_long_window_request_guard_and_tickets_do_not():
+    """Each page requires its long window to hold more than 1 / (factor * (1 - objective))
+    API requests (SRE workbook, low-traffic services); tickets carry no guard."""
     burns = [r for r in alert_rules() if r["alert"].endswith("ErrorBudgetBurn")]
     pages = [r for r in burns if r["labels"]["severity"] == "critical"]
-    assert pages and all(r["expr"].endswith(guard) for r in pages)
-    assert all(f"[{r['labels']['short_window']}])) {guard}" in r["expr"] for r in pages)
-    assert all(" >= " not in r["expr"] for r in burns if r not in pages)
-    off = dataclasses.replace(CONFIG, slo_min_request_rate=0.0)
-    rules = [r for g in generate.build_rule_groups(off) for r in g["rules"]]
-    assert all(" >= " not in r["expr"] for r in rules if "ErrorBudgetBurn" in r.get("alert", ""))
+    assert pages
+    for rule in pages:
+        slo = next(
+            s for s in CONFIG.slos if slo_rules.budget_alert_name(CONFIG, s) == rule["alert"]
+        )
+        burn = next(b for b in CONFIG.burn_rate_windows if b.long == rule["labels"]["long_window"])
+        guard = f"[{burn.long}])) > 1 / ({burn.factor:g} * (1 - {slo.objective:g}))"
+        assert rule["expr"].endswith(guard), rule["expr"]
+        assert "(increase(" in rule["expr"]
+    assert all("increase(" not in r["expr"] for r in burns if r not in pages)
 
 
-def test_default_minimum_request_rate_stops_a_single_error_from_paging():
-    """At the guard's minimum traffic, one failed request in a page's short window stays under
-    that page's threshold factor x (1 - objective), for every SLO (the comment's claim)."""
-    for burn in CONFIG.burn_rate_windows:
-        if burn.severity != "critical":
-            continue
-        fewest = CONFIG.slo_min_request_rate * duration_seconds(burn.short)
+def test_guard_stops_a_single_bad_request_and_nothing_more():
+    """With just enough requests to pass the guard, one bad request stays at or under the page
+    threshold; with one request fewer (guard fails) it would exceed it: the guard is the
+    tightest one that stops a single bad request (70/167 requests for 99.9 %, 7/17 for 99 %)."""
+    for burn in (b for b in CONFIG.burn_rate_windows if b.severity == "critical"):
         for slo in CONFIG.slos:
-            assert fewest > 0 and 1 / fewest < burn.factor * slo.error_budget, (slo.name, burn)
+            threshold = burn.factor * slo.error_budget
+            fewest = math.floor(slo_rules.min_requests(slo, burn)) + 1  # smallest n > minimum
+            assert 1 / fewest <= threshold < 1 / (fewest - 1), (slo.name, burn)
+    assert (
+        math.ceil(slo_rules.min_requests(CONFIG.slo("availability"), CONFIG.burn_rate_windows[0]))
+        == 70
+    )
+
+
+def test_a_total_outage_at_12_requests_a_minute_pages():
+    """The reviewer's case: every API request fails at 12/min (0.2/s). The old short-window
+    guard (0.25 requests/s) never paged; now both pages fire once their long window holds
+    enough requests (the promtool case checks the exact minutes)."""
+    for slo in CONFIG.slos:
+        traffic, steps = slo_cases.low_traffic_outage(slo)
+        pages = slo_cases.first_page(CONFIG, slo, traffic, steps)
+        shorts = {b.short for b in CONFIG.burn_rate_windows if b.severity == "critical"}
+        assert set(pages) == shorts, (slo.name, pages)
+    availability = CONFIG.slo("availability")
+    traffic, steps = slo_cases.low_traffic_outage(availability)
+    assert slo_cases.first_page(CONFIG, availability, traffic, steps) == {"5m": 8, "30m": 29}
+
+
+# --- SLO rule groups: fast (pages) and slow (long windows, tickets) ----------------------------
+def _slo_groups() -> dict[str, dict]:
+    groups = yaml.safe_load(RULES_FILE.read_text())["groups"]
+    return {g["name"]: g for g in groups if g["name"].startswith(f"{CONFIG.app_name}.slo")}
+
+
+def _windows_read(expr: str) -> set[str]:
+    """The windows of the SLO records an expression reads, e.g. {"1h", "5m"}."""
+    prefix = re.escape(slo_error_ratio_record(""))
+    return set(re.findall(prefix + r"(\w+)\{", expr))
+
+
+def test_page_group_holds_no_long_window_and_reads_only_its_own_records():
+    """The 14.4x page is not delayed by the 30d rate (172,800 samples per series at a 15 s
+    scrape): its group records windows up to 6h only, at the global interval, and every page
+    reads records of that group, so it sees this evaluation's ratios."""
+    fast = _slo_groups()[f"{CONFIG.app_name}.slo"]
+    assert "interval" not in fast
+    recorded = {r["record"] for r in fast["rules"] if "record" in r}
+    longest_page = max(
+        duration_seconds(b.long) for b in CONFIG.burn_rate_windows if b.severity == "critical"
+    )
+    assert recorded and all(
+        duration_seconds(r.removeprefix(slo_error_ratio_record(""))) <= longest_page
+        for r in recorded
+    )
+    alerts = [r for r in fast["rules"] if "alert" in r]
+    assert alerts and all(r["labels"]["severity"] == "critical" for r in alerts)
+    for rule in alerts:
+        assert {slo_error_ratio_record(w) for w in _windows_read(rule["expr"])} <= recorded
+
+
+def test_slow_group_holds_the_long_windows_and_the_tickets_at_its_interval():
+    slow = _slo_groups()[f"{CONFIG.app_name}.slo-long"]
+    assert slow["interval"] == CONFIG.slo_slow_rules_interval
+    assert duration_seconds(CONFIG.slo_slow_rules_interval) < 5 * 60  # within the 5m lookback
+    recorded = {r["record"] for r in slow["rules"] if "record" in r}
+    assert slo_error_ratio_record(CONFIG.slo_period) in recorded
+    alerts = [r for r in slow["rules"] if "alert" in r]
+    assert alerts and all(r["labels"]["severity"] == "warning" for r in alerts)
+    windows = set(CONFIG.slo_windows())
+    fast = {r["record"] for r in _slo_groups()[f"{CONFIG.app_name}.slo"]["rules"] if "record" in r}
+    assert recorded | fast == {slo_error_ratio_record(w) for w in windows}
+    assert not recorded & fast
+
+
+def test_ticket_tests_run_at_the_slow_groups_interval():
+    """promtool 2.42 ignores a group's interval and evaluates every group at the test file's
+    evaluation_interval, so the ticket cases need a file evaluated at the slow interval, with
+    the fast group first (a ticket reads its short window from it)."""
+    content = yaml.safe_load((ROOT / "alerts" / "tests" / "slo-long.test.yaml").read_text())
+    assert content["evaluation_interval"] == CONFIG.slo_slow_rules_interval
+    assert content["group_eval_order"] == list(_slo_groups())
+    tickets = [b for b in CONFIG.burn_rate_windows if b.severity != "critical"]
+    names = [t["name"] for t in content["tests"]]
+    assert len(names) == 2 * len(tickets) * len(CONFIG.slos)
+    assert all(f"every {CONFIG.slo_slow_rules_interval}" in n for n in names)
+
+
+def test_promtool_ignores_a_group_interval_in_unit_tests(tmp_path):
+    """The premise of the slo-long test file, checked against the installed promtool: a record
+    of time() in an ``interval: 5m`` group is re-evaluated at every 1m test evaluation."""
+    (tmp_path / "r.yaml").write_text(
+        "groups:\n- name: g\n  interval: 5m\n  rules:\n  - record: t\n    expr: time()\n"
+    )
+    (tmp_path / "t.yaml").write_text(
+        "rule_files: [r.yaml]\nevaluation_interval: 1m\ntests:\n- interval: 1m\n"
+        "  input_series: []\n  promql_expr_test:\n  - expr: t\n    eval_time: 3m\n"
+        "    exp_samples: [{labels: t, value: 180}]\n"
+    )
+    result = subprocess.run(
+        [promtool(), "test", "rules", "t.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -111,14 +111,20 @@ class TestFile:
     name: str
     tests: list[dict]
     evaluation_interval: str = EVALUATION_INTERVAL
+    group_eval_order: tuple[str, ...] = ()
+    """Groups evaluated first, in this order, at each evaluation time (promtool otherwise
+    evaluates groups in a random order, which matters when a rule reads another group's record)."""
 
     def content(self, rules_file: Path, tests_dir: Path) -> dict:
         """The file's content, referring to ``rules_file`` relative to ``tests_dir``."""
-        return {
+        content: dict = {
             "rule_files": [os.path.relpath(rules_file, tests_dir)],
             "evaluation_interval": self.evaluation_interval,
-            "tests": self.tests,
         }
+        if self.group_eval_order:
+            content["group_eval_order"] = list(self.group_eval_order)
+        content["tests"] = self.tests
+        return content
 
 
 def render_all(config: MonitoringConfig, rules_file: Path, tests_dir: Path) -> dict[str, str]:

@@ -21,14 +21,14 @@ time, would differ slightly under a promtool 3.x.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from fractions import Fraction
 
 from prometheus_client.utils import floatToGoString
 
 from alerts.common import percent_text
-from alerts.slo import PAGE_SEVERITY, budget_alert_name, traffic_guarded
+from alerts.slo import PAGE_SEVERITY, budget_alert_name, min_requests, traffic_guarded
+from alerts.slo import groups as slo_groups
 from alerts.testcases import (
     TestFile,
     alert_check,
@@ -75,12 +75,11 @@ class Traffic:
         """Counter value at sample ``step`` (the sum of the counts before it)."""
         return sum(counts[:step], Fraction(0))
 
-    def rate(self, step: int, window_steps: int, step_seconds: int = 60) -> Fraction:
-        """Requests per second over the window ending at sample ``step`` (what ``rate`` gives
-        here: counters start at 0 and windows are whole steps, so it does not extrapolate)."""
+    def count(self, step: int, window_steps: int) -> Fraction:
+        """Requests in the window ending at sample ``step`` (what ``increase`` gives here:
+        counters start at 0 and windows are whole steps, so it does not extrapolate)."""
         start = max(step - window_steps, 0)
-        total = self.cumulative(self.total, step) - self.cumulative(self.total, start)
-        return total / (window_steps * step_seconds)
+        return self.cumulative(self.total, step) - self.cumulative(self.total, start)
 
     def ratio(self, step: int, window_steps: int) -> Fraction | None:
         """Error ratio over the window ending at sample ``step``; ``None`` when 0/0 (NaN)."""
@@ -259,8 +258,23 @@ def _idle(config: MonitoringConfig) -> list[dict]:
 
 
 # --- burn-rate alerts ----------------------------------------------------------------------------
-def _firing(config: MonitoringConfig, slo: SLO, traffic: Traffic, at: int) -> list[dict]:
-    """The burn alerts of ``slo`` firing at minute ``at`` according to the model."""
+def _firing(
+    config: MonitoringConfig,
+    slo: SLO,
+    traffic: Traffic,
+    at: int,
+    guarded: bool = True,
+    every: int = 1,
+) -> list[dict]:
+    """The burn alerts of ``slo`` firing at minute ``at`` according to the model.
+
+    ``every``: the rules are evaluated every ``every`` minutes (at 0, every, 2 * every, ...);
+    ``at`` must be one of those evaluations. ``guarded=False`` models the rules without the
+    low-traffic guard (to prove a scenario needs it). The guard: a page's long window holds
+    more than ``min_requests`` requests.
+    """
+    if at % every:
+        raise ValueError(f"minute {at} is not an evaluation (every {every} minutes)")
     alerts = []
     name = budget_alert_name(config, slo)
     period = duration_seconds(config.slo_period)
@@ -280,20 +294,21 @@ def _firing(config: MonitoringConfig, slo: SLO, traffic: Traffic, at: int) -> li
             for ratio, window in zip(ratios, (burn.long, burn.short), strict=True):
                 if ratio is not None:
                     _check_margin(ratio, threshold, f"{slo.name} ratio over {window}")
-            if traffic_guarded(config, burn):
-                rate = traffic.rate(step, short_steps)
-                _check_margin(rate, config.slo_min_request_rate, f"rate over {burn.short}")
-                if rate < config.slo_min_request_rate:
+            if guarded and traffic_guarded(burn):
+                fewest = min_requests(slo, burn)
+                count = traffic.count(step, long_steps)
+                _check_margin(count, fewest, f"requests over {burn.long}")
+                if not count > fewest:
                     return False
             return all(r is not None and r > threshold for r in ratios)
 
         streak = 0
-        for step in range(at, -1, -1):
+        for step in range(at, -1, -every):
             if not holds(step):
                 break
             streak += 1
-        # Active since at - streak + 1; firing once active for `for` minutes.
-        if streak - 1 < minutes(burn.for_):
+        # Active since at - (streak - 1) * every; firing once active for `for` minutes.
+        if (streak - 1) * every < minutes(burn.for_):
             continue
         value = traffic.ratio(at, long_steps)
         days = period / burn.factor
@@ -329,35 +344,82 @@ def _lasts(seconds: float) -> str:
     return " ".join([f"{days}d"] * bool(days) + [f"{hours}h"] * bool(hours or not days))
 
 
-def _burn_scenarios(config: MonitoringConfig) -> list[dict]:
-    """Per SLO and burn window: 1 % over its threshold (fires) and 1 % under (does not)."""
+def _burn_scenarios(config: MonitoringConfig, pages: bool, every: int = 1) -> list[dict]:
+    """Per SLO and page (``pages``) or ticket burn window: 1 % over its threshold (fires) and 1 %
+    under (does not), with the rules evaluated every ``every`` minutes (the test file's
+    evaluation interval)."""
     tests = []
     for slo in config.slos:
         name = budget_alert_name(config, slo)
         for burn in config.burn_rate_windows:
+            if (burn.severity == PAGE_SEVERITY) != pages:
+                continue
             wait = minutes(burn.for_)
-            steps = wait + 5
+            # The ratio is measurable (two samples) from minute 1, so from the evaluation at
+            # `every`: the alert is active then and fires `for` later exactly; check then and
+            # one evaluation before.
+            after = every + wait
+            before = after - every
+            steps = after + 5
             for factor, verdict in ((1.01, "fires"), (0.99, "does not fire")):
                 ratio = Fraction(burn.factor * slo.error_budget * factor)
                 traffic = Traffic.phases((steps, PER_STEP, ratio * PER_STEP))
-                # The ratio is measurable (two samples) from minute 1: the alert is active at
-                # 1m and fires at 1m + for exactly; check then and a minute before.
-                before, after = wait, wait + 1
+                checks = [
+                    alert_check(t, name, _firing(config, slo, traffic, t, every=every))
+                    for t in (before, after)
+                ]
                 tests.append(
                     {
                         "name": (
                             f"{name} {burn.long}/{burn.short} x{_factor(burn.factor)}: "
                             f"{humanize_percentage(float(ratio))} errors {verdict}"
+                            f" (rules evaluated every {every}m)"
                         ),
                         "interval": "1m",
                         "input_series": _series(config, slo, traffic),
-                        "alert_rule_test": [
-                            alert_check(before, name, _firing(config, slo, traffic, before)),
-                            alert_check(after, name, _firing(config, slo, traffic, after)),
-                        ],
+                        "alert_rule_test": checks,
                     }
                 )
     return tests
+
+
+def slow_every(config: MonitoringConfig) -> int:
+    """Minutes between evaluations of the slow SLO group, as the test model uses them.
+
+    A sub-minute ``config.slo_slow_rules_interval`` (the local stack's 5 s) counts as 1: the
+    inputs change once a minute, so evaluating more often changes no alert state at a minute.
+    Raises ``ValueError`` for an interval above a minute that is not whole minutes.
+    """
+    if duration_seconds(config.slo_slow_rules_interval) < 60:
+        return 1
+    return minutes(config.slo_slow_rules_interval)
+
+
+def _minute_checks(
+    config: MonitoringConfig, slo: SLO, traffic: Traffic, times: list[int]
+) -> list[dict]:
+    """``alert_check``s for a 1-minute test file, where promtool evaluates every group (also
+    the slow one) every minute. Refuses a check whose tickets would differ when the slow group
+    runs at its real ``config.slo_slow_rules_interval``: such a check would pass in promtool
+    and still misstate production (the ticket cadence is tested in ``slo-long``)."""
+    every = slow_every(config)
+
+    def tickets(alerts: list[dict]) -> list[list]:
+        return sorted(
+            sorted(a["exp_labels"].items())
+            for a in alerts
+            if a["exp_labels"]["severity"] != PAGE_SEVERITY
+        )
+
+    name = budget_alert_name(config, slo)
+    checks = []
+    for t in times:
+        expected = _firing(config, slo, traffic, t)
+        real = _firing(config, slo, traffic, t - t % every, every=every)
+        if tickets(expected) != tickets(real):
+            raise ValueError(f"{name} at {t}m: the tickets depend on the slow group's cadence")
+        checks.append(alert_check(t, name, expected))
+    return checks
 
 
 def _outage(config: MonitoringConfig) -> list[dict]:
@@ -375,51 +437,94 @@ def _outage(config: MonitoringConfig) -> list[dict]:
                 "name": f"{name}: every request fails after an hour without any 5xx series",
                 "interval": "1m",
                 "input_series": _series(config, slo, traffic),
-                "alert_rule_test": [
-                    alert_check(t, name, _firing(config, slo, traffic, t)) for t in times
-                ],
+                "alert_rule_test": _minute_checks(config, slo, traffic, times),
             }
         )
     return tests
 
 
 def _low_traffic(config: MonitoringConfig) -> list[dict]:
-    """A quiet service (1 API request a minute) whose single request at minute 60 fails.
+    """A quiet service whose single request at minute 60 fails: no page.
 
-    Without the low-traffic guard both page rules would fire (1 of 5 requests over 5m, 1 of 60
-    over 1h: far above 14.4x); with ``config.slo_min_request_rate`` they must not. The generator
-    refuses a config for which this scenario would not page unguarded (the case would be moot).
+    At 1 request a minute, the rules without the low-traffic guard would page (1 of 5 requests
+    over 5m, 1 of 60 over 1h: far above 14.4x of a 99.9 % SLO); the guard (the 1h window must
+    hold more than ``min_requests`` = 69.4 requests) stops it. The generator refuses a config
+    for which that case would not page unguarded (the case would be moot). At 2 requests a
+    minute the guard passes (120 > 69.4) and the ratio itself (1/120) stays under the threshold.
     """
-    if config.slo_min_request_rate <= 0:
-        return []
-    unguarded = dataclasses.replace(config, slo_min_request_rate=0.0)
     tests = []
     for slo in config.slos:
-        if slo.latency_threshold_seconds is not None:
-            continue
         name = budget_alert_name(config, slo)
         healthy, after = 60, 30
-        traffic = Traffic.phases((healthy, 1, 0), (1, 1, 1), (after, 1, 0))
         times = list(range(healthy + 1, healthy + after + 1, 3))
-        would_page = [
-            a
-            for t in times
-            for a in _firing(unguarded, slo, traffic, t)
-            if a["exp_labels"]["severity"] == PAGE_SEVERITY
-        ]
-        if not would_page:
-            raise ValueError(f"{name}: the low-traffic scenario would not page even unguarded")
+        for per_minute in (1, 2):
+            traffic = Traffic.phases(
+                (healthy, per_minute, 0), (1, per_minute, 1), (after, per_minute, 0)
+            )
+            would_page = [
+                a
+                for t in times
+                for a in _firing(config, slo, traffic, t, guarded=False)
+                if a["exp_labels"]["severity"] == PAGE_SEVERITY
+            ]
+            if per_minute == 1 and slo.latency_threshold_seconds is None and not would_page:
+                raise ValueError(f"{name}: the low-traffic scenario would not page even unguarded")
+            tests.append(
+                {
+                    "name": (
+                        f"{name}: {per_minute} request(s) a minute, one of them fails: no page"
+                    ),
+                    "interval": "1m",
+                    "input_series": _series(config, slo, traffic),
+                    "alert_rule_test": _minute_checks(config, slo, traffic, times),
+                }
+            )
+    return tests
+
+
+OUTAGE_PER_MINUTE = 12
+"""API requests a minute in the low-traffic outage scenario (0.2/s)."""
+
+
+def first_page(config: MonitoringConfig, slo: SLO, traffic: Traffic, until: int) -> dict[str, int]:
+    """``{short window: first minute its page fires}`` per the model, up to minute ``until``."""
+    first: dict[str, int] = {}
+    for t in range(until + 1):
+        for a in _firing(config, slo, traffic, t):
+            labels = a["exp_labels"]
+            if labels["severity"] == PAGE_SEVERITY:
+                first.setdefault(labels["short_window"], t)
+    return first
+
+
+def low_traffic_outage(slo: SLO) -> tuple[Traffic, int]:
+    """Every API request fails, 12 a minute, for 2 hours (the service's first requests)."""
+    steps = 120
+    return Traffic.phases((steps, OUTAGE_PER_MINUTE, OUTAGE_PER_MINUTE)), steps
+
+
+def _low_traffic_outage(config: MonitoringConfig) -> list[dict]:
+    """A quiet service in a total outage pages: as soon as the long window holds more than
+    ``min_requests`` requests and the rule's ``for`` has passed (99.9 % at 14.4x: 72 > 69.4
+    requests at minute 6, firing at 8; at 6x: 168 > 166.7 at minute 14, firing at 29).
+    Checked at each page's first firing minute, the minute before, and the end."""
+    tests = []
+    for slo in config.slos:
+        name = budget_alert_name(config, slo)
+        traffic, steps = low_traffic_outage(slo)
+        first = first_page(config, slo, traffic, steps)
+        if not first:
+            raise ValueError(f"{name}: a total outage at {OUTAGE_PER_MINUTE}/min never pages")
+        times = sorted({t for f in first.values() for t in (f - 1, f)} | {steps})
         tests.append(
             {
                 "name": (
-                    f"{name}: 1 request a minute, one of them fails: no page below "
-                    f"{_num(Fraction(config.slo_min_request_rate))} requests/s"
+                    f"{name}: every request fails at {OUTAGE_PER_MINUTE} a minute: pages once "
+                    "the long window holds enough requests"
                 ),
                 "interval": "1m",
                 "input_series": _series(config, slo, traffic),
-                "alert_rule_test": [
-                    alert_check(t, name, _firing(config, slo, traffic, t)) for t in times
-                ],
+                "alert_rule_test": _minute_checks(config, slo, traffic, times),
             }
         )
     return tests
@@ -463,16 +568,39 @@ def _long_windows(config: MonitoringConfig) -> list[dict]:
 
 
 def build(config: MonitoringConfig) -> list[TestFile]:
-    """Two files: minute resolution (records, burn alerts) and hourly (the long windows)."""
+    """Three files: minute resolution (records, pages, outages), the tickets at the slow group's
+    interval, and hourly samples (the long windows).
+
+    promtool 2.42 ignores a rule group's ``interval`` in unit tests: every group is evaluated at
+    the file's ``evaluation_interval`` (checked: a ``time()`` record in an ``interval: 5m``
+    group reads 180 at 3m). So the tickets, which live in the slow group, have their own file
+    evaluated every ``config.slo_slow_rules_interval``; in the minute file every ticket state
+    checked is refused unless it is the same at the slow cadence (``_minute_checks``). Record
+    values do not depend on the cadence (each is a function of the samples at its evaluation).
+
+    A ticket reads its short-window record (2h, 6h) from the fast group. promtool evaluates
+    groups in a random order, so the files fix it, fast group first: in production the fast
+    group runs every 30 s, so the record a ticket reads is at most that old, which the model
+    treats as current (the slow file would otherwise see it one 4m evaluation late at random).
+    """
     minute_tests = (
         _records_constant(config)
         + _records_no_errors_yet(config)
         + _idle(config)
-        + _burn_scenarios(config)
+        + _burn_scenarios(config, pages=True)
         + _outage(config)
         + _low_traffic(config)
+        + _low_traffic_outage(config)
     )
+    every = slow_every(config)
+    order = tuple(g["name"] for g in slo_groups(config))
     return [
-        TestFile("slo", minute_tests),
+        TestFile("slo", minute_tests, group_eval_order=order),
+        TestFile(
+            "slo-long",
+            _burn_scenarios(config, pages=False, every=every),
+            evaluation_interval=f"{every}m",
+            group_eval_order=order,
+        ),
         TestFile("slo-windows", _long_windows(config), evaluation_interval="1h"),
     ]
