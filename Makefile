@@ -173,15 +173,15 @@ monitoring: venv ## Install kube-prometheus-stack $(CHART_VERSION) and Cluster A
 # Variables given on the command line reach the app's environment, e.g.
 #   make run TRAFFIC=1 FAULT_ERROR_RATIO=0.2
 # Ports: --app-port ... or LOCAL_APP_PORT, LOCAL_PROMETHEUS_PORT, LOCAL_ALERTMANAGER_PORT,
-# LOCAL_WEBHOOK_PORT, LOCAL_GRAFANA_PORT (python -m monitoring.local_stack --help).
+# LOCAL_WEBHOOK_PORT, LOCAL_GRAFANA_PORT (python -m local.stack --help).
 run: venv ## The whole stack on 127.0.0.1: app, Prometheus, Alertmanager, webhook, Grafana if installed (TRAFFIC=1 adds traffic)
-	exec $(PY) -m monitoring.local_stack $(if $(filter-out 0 false no,$(TRAFFIC)),--traffic)
+	exec $(PY) -m local.stack $(if $(filter-out 0 false no,$(TRAFFIC)),--traffic)
 
 traffic: venv ## Send a realistic request mix to the local app (TRAFFIC_RATE=5 requests/s)
-	exec $(PY) -m monitoring.traffic
+	exec $(PY) -m local.traffic
 
 # --- alerts ------------------------------------------------------------------------------------
-# Sources: alerts/*.py (rules as data), alerts/testcases/*.py, monitoring/alertmanager.py and
+# Sources: alerts/*.py (rules as data), alerts/testcases/*.py, alerts/alertmanager.py and
 # monitoring/config.py. Outputs (committed): alerts/generated/<app>.rules.yaml,
 # k8s/<app>-prometheusrule.yaml, alerts/tests/*.test.yaml, monitoring/alertmanager.yaml and
 # monitoring/alertmanager-values.yaml (the same routing as a kube-prometheus-stack values layer).

@@ -6,7 +6,7 @@
 - ``k8s/<app>-prometheusrule.yaml`` - the same groups in a PrometheusRule labelled
   ``release: <helm_release>`` so kube-prometheus-stack's rule selector picks it up;
 - ``alerts/tests/<area>.test.yaml`` - the promtool unit tests (``alerts.testcases``);
-- ``monitoring/alertmanager.yaml`` - the Alertmanager routing (``monitoring.alertmanager``), and
+- ``monitoring/alertmanager.yaml`` - the Alertmanager routing (``alerts.alertmanager``), and
   ``monitoring/alertmanager-values.yaml``, the same routing as a kube-prometheus-stack values layer.
 
 ``python -m alerts.generate --check`` writes nothing and exits 1 naming every stale file.
@@ -21,9 +21,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from alerts import availability, hpa, red, resources, slo
+from alerts import alertmanager, availability, hpa, red, resources, slo
 from alerts.common import SEVERITIES, runbook_url
-from monitoring import alertmanager, yamlfile
+from monitoring import yamlfile
 from monitoring.config import CONFIG, MonitoringConfig
 
 ROOT = Path(__file__).resolve().parent.parent

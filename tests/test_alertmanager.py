@@ -11,7 +11,7 @@ import pytest
 import requests
 import yaml
 
-from monitoring import alertmanager
+from alerts import alertmanager
 from monitoring.config import CONFIG, duration_seconds
 from tests.conftest import require_binary
 

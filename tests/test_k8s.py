@@ -791,7 +791,7 @@ def alertmanager_values_layer() -> dict[str, Any]:
 def test_alertmanager_values_layer_is_the_routing():
     """The values layer carries exactly the committed routing, and only alertmanager.config;
     the Secret its *_file fields read is mounted by values.yaml."""
-    from monitoring import alertmanager
+    from alerts import alertmanager
 
     layer = alertmanager_values_layer()
     assert layer == {"alertmanager": {"config": yaml.safe_load(alertmanager.render())}}

@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from alerts import alertmanager
 from dashboards.generate import JSON_DIR
-from monitoring import alertmanager, kubernetes_series
-from monitoring.config import CONFIG, local_config
-from monitoring.local_processes import Binaries, WebhookReceiver, busy_ports
-from monitoring.local_setup import (
+from local.processes import Binaries, WebhookReceiver, busy_ports
+from local.setup import (
     PORT_ENV,
     Ports,
     StackError,
@@ -27,7 +26,9 @@ from monitoring.local_setup import (
     local_pod_name,
     prometheus_config,
 )
-from monitoring.local_stack import LocalStack
+from local.stack import LocalStack
+from monitoring import kubernetes_series
+from monitoring.config import CONFIG, local_config
 
 PORTS = Ports(app=15000, prometheus=19090, alertmanager=19093, webhook=15001, grafana=13000)
 NO_BINARIES = Binaries(prometheus=None, promtool=None, alertmanager=None, amtool=None, grafana=None)

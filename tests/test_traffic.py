@@ -10,8 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from monitoring import traffic
-from monitoring.traffic import MIX, TrafficError, TrafficGenerator, check_target
+from local import traffic
+from local.traffic import MIX, TrafficError, TrafficGenerator, check_target
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """The local stack end to end: the real app, Prometheus and Alertmanager (``make run``).
 
-One stack serves the module (started through ``monitoring.local_stack.LocalStack``, the code
+One stack serves the module (started through ``local.stack.LocalStack``, the code
 ``make run`` runs, on free ports): rules and dashboards generated from
 ``local_config(metrics_absent_for="15s")`` (the dashboard queries checked are that config's),
 Alertmanager's ``group_wait`` 1 s through the routing generator's ``Timing``, fault injection
@@ -35,14 +35,15 @@ import psutil
 import pytest
 import requests
 
+from alerts import alertmanager
 from alerts.common import alert_prefix
 from alerts.generate import build_rule_groups
 from app import metric_names
 from dashboards.generate import all_queries, expand_variables, variable_queries
-from monitoring import alertmanager, kubernetes_series
+from local.processes import Binaries, check_file
+from local.stack import PORT_ENV, LocalStack, Ports, StackError
+from monitoring import kubernetes_series
 from monitoring.config import local_config
-from monitoring.local_processes import Binaries, check_file
-from monitoring.local_stack import PORT_ENV, LocalStack, Ports, StackError
 from tests.conftest import ROOT, require_binary
 from tests.support.cgroups import SimulatedContainer
 from tests.support.prometheus import Prometheus, sample_value
@@ -279,13 +280,13 @@ def test_stopping_the_app_fires_metrics_gone_and_notifies_the_webhook(stack, pro
 
 # --- the command line: make run ------------------------------------------------------------------
 def start_cli(tmp_path: Path, extra_env: dict[str, str] | None = None) -> tuple:
-    """Start ``python -m monitoring.local_stack`` on free ports; wait for its banner."""
+    """Start ``python -m local.stack`` on free ports; wait for its banner."""
     ports = Ports.free()
     env = {**os.environ, **{var: str(getattr(ports, name)) for name, var in PORT_ENV.items()}}
     env["TMPDIR"] = str(tmp_path)
     env.update(extra_env or {})
     process = subprocess.Popen(
-        [sys.executable, "-m", "monitoring.local_stack", "--no-grafana"],
+        [sys.executable, "-m", "local.stack", "--no-grafana"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -341,7 +342,7 @@ def test_ctrl_c_while_starting_leaves_nothing_behind(tmp_path):
     env = {**os.environ, **{var: str(getattr(ports, name)) for name, var in PORT_ENV.items()}}
     env["TMPDIR"] = str(tmp_path)
     process = subprocess.Popen(
-        [sys.executable, "-m", "monitoring.local_stack", "--no-grafana"],
+        [sys.executable, "-m", "local.stack", "--no-grafana"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

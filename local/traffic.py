@@ -25,7 +25,7 @@ process on this machine, never at someone else's service.
 
 Usage::
 
-    python -m monitoring.traffic [--url http://127.0.0.1:5000] [--rate 5] [--duration 60]
+    python -m local.traffic [--url http://127.0.0.1:5000] [--rate 5] [--duration 60]
 
 ``--url`` defaults to ``http://127.0.0.1:$LOCAL_APP_PORT`` (the local stack's app port, default
 the app's own default port); ``--rate`` to ``$TRAFFIC_RATE`` or 5.
@@ -243,7 +243,7 @@ def default_url() -> str:
 def main(argv: list[str] | None = None) -> int:
     """Send traffic until Ctrl-C (or ``--duration``); print a JSON summary every 10 s."""
     parser = argparse.ArgumentParser(
-        prog="python -m monitoring.traffic",
+        prog="python -m local.traffic",
         description="Send a realistic request mix to the local app (127.0.0.1 only).",
     )
     parser.add_argument("--url", default=default_url(), help="http://127.0.0.1:<port>")

@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO
 
-from monitoring.local_setup import HOST, PORT_ENV, Ports, StackError
+from local.setup import HOST, PORT_ENV, Ports, StackError
 
 ROOT = Path(__file__).resolve().parent.parent
 

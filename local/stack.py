@@ -6,7 +6,7 @@ Starts, in the foreground, each bound to 127.0.0.1 only:
 - a local webhook receiver (a thread of this process) printing every notification it gets from
   Alertmanager as one JSON line on stdout;
 - Alertmanager (``prometheus-alertmanager`` on Debian, ``alertmanager`` elsewhere) with the
-  project's routing (``monitoring.alertmanager``), every receiver swapped for the local webhook
+  project's routing (``alerts.alertmanager``), every receiver swapped for the local webhook
   (``webhook_receivers``), clustering off;
 - Prometheus (``prometheus``), scraping the app every 5 s with the labels the ServiceMonitor
   produces on Kubernetes (``job``, ``namespace``, ``pod``, ``service``) and loading a rules file
@@ -14,10 +14,10 @@ Starts, in the foreground, each bound to 127.0.0.1 only:
 - Grafana, only when ``grafana`` or ``grafana-server`` is on PATH, with a Prometheus datasource
   of uid ``config.grafana_datasource_uid`` and the dashboards built from the same config by the
   dashboards generator (``build(config)``: no HPA panels locally);
-- optionally the traffic generator (``monitoring.traffic``).
+- optionally the traffic generator (``local.traffic``).
 
 Nothing is hand-copied: the rules come from ``alerts.generate.render_rules_file(config)``, the
-routing from ``monitoring.alertmanager.alertmanager_config``, the dashboards from
+routing from ``alerts.alertmanager.alertmanager_config``, the dashboards from
 ``dashboards.generate.dashboard_files(config)``; Kubernetes-only parameters (HA minimum, HPA)
 take their values from ``local_config()``.
 The generated ``prometheus.yml`` and ``alertmanager.yml`` are checked with ``promtool check
@@ -33,15 +33,15 @@ the app (and the rest it can).
 
 Usage::
 
-    python -m monitoring.local_stack [--app-port N] [--prometheus-port N]
+    python -m local.stack [--app-port N] [--prometheus-port N]
         [--alertmanager-port N] [--webhook-port N] [--grafana-port N] [--traffic] [--show-logs]
 
 Every port also reads an environment variable (``PORT_ENV``), e.g. ``LOCAL_PROMETHEUS_PORT``.
 The app itself reads its usual environment (e.g. ``FAULT_ERROR_RATIO=0.2`` for fault injection).
 
 In tests, ``LocalStack`` is the in-process API: ``with LocalStack(...) as stack: ...``.
-``monitoring.local_setup`` holds the ports and the generated configuration files (pure
-functions), ``monitoring.local_processes`` the children, the binaries and the webhook receiver.
+``local.setup`` holds the ports and the generated configuration files (pure
+functions), ``local.processes`` the children, the binaries and the webhook receiver.
 """
 
 from __future__ import annotations
@@ -59,10 +59,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from alerts import alertmanager
 from alerts.generate import render_rules_file
-from monitoring import alertmanager, traffic
-from monitoring.config import MonitoringConfig, local_config
-from monitoring.local_processes import (
+from local import traffic
+from local.processes import (
     Binaries,
     Child,
     WebhookReceiver,
@@ -72,7 +72,7 @@ from monitoring.local_processes import (
     gunicorn_command,
     http_ok,
 )
-from monitoring.local_setup import (
+from local.setup import (
     HOST,
     LOCAL_TIMING,
     PORT_ENV,
@@ -86,6 +86,7 @@ from monitoring.local_setup import (
     prometheus_config,
     write_yaml,
 )
+from monitoring.config import MonitoringConfig, local_config
 
 __all__ = ["PORT_ENV", "LocalStack", "Ports", "StackError", "main"]
 
@@ -451,7 +452,7 @@ class LocalStack:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line; port defaults come from the environment (``PORT_ENV``)."""
     parser = argparse.ArgumentParser(
-        prog="python -m monitoring.local_stack",
+        prog="python -m local.stack",
         description="Run the app, Prometheus, Alertmanager, a webhook receiver and (when "
         "installed) Grafana on 127.0.0.1, in the foreground. Ctrl-C stops everything.",
     )

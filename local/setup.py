@@ -5,7 +5,7 @@ Pure functions of the monitoring config and the ports, so unit tests can inspect
 - ``prometheus_config``: one scrape job named ``config.job`` with the labels the Prometheus
   Operator attaches from a ServiceMonitor on Kubernetes (``namespace``, ``pod``, ``service``;
   ``job`` from the job name), the generated rules file, alerting to the local Alertmanager;
-- ``alertmanager_local_config``: the project's routing (``monitoring.alertmanager``) with every
+- ``alertmanager_local_config``: the project's routing (``alerts.alertmanager``) with every
   receiver posting to the local webhook;
 - ``grafana_datasources`` / ``grafana_dashboard_provider`` / ``grafana_dashboard_files``: Grafana
   provisioning, the dashboards built from the config (``dashboards.generate``).
@@ -24,9 +24,10 @@ from typing import Any
 
 import yaml
 
+from alerts import alertmanager
 from app.settings import Settings
 from dashboards.generate import DashboardError, dashboard_files
-from monitoring import alertmanager, traffic
+from local import traffic
 from monitoring.config import MonitoringConfig
 
 HOST = "127.0.0.1"
