@@ -70,7 +70,7 @@ dashboards: venv ## Regenerate the Grafana dashboard JSON and their sidecar Conf
 	$(PY) -m dashboards.generate
 
 # --- terraform ---------------------------------------------------------------------------------
-# Offline checks of terraform/ (no AWS account, no network): see README, section "terraform".
+# Offline checks of terraform/ (no AWS account, no network): see docs/eks-terraform.md.
 .PHONY: tf-check tf-fmt
 
 tf-check: venv tools ## terraform fmt/validate/test (mocked AWS) and checkov on terraform/
@@ -81,7 +81,7 @@ tf-fmt: ## Rewrite terraform/ in `terraform fmt` style
 
 # --- kubernetes ----------------------------------------------------------------------------------
 # No Docker engine, helm or cluster is needed by the tests; these targets are the deploy runbook
-# (README, section "kubernetes"). Tools they need: docker buildx, kubectl, helm.
+# (docs/kubernetes.md). Tools they need: docker buildx, kubectl, helm.
 
 # The release version: the image tag and APP_VERSION. One source: pyproject.toml.
 VERSION ?= $(shell $(PYTHON) -c "import tomllib; print(tomllib.load(open('pyproject.toml', 'rb'))['project']['version'])")
@@ -146,7 +146,7 @@ monitoring: venv ## Install kube-prometheus-stack $(CHART_VERSION) and Cluster A
 	@test -f $(ALERTMANAGER_VALUES) || { echo "$(ALERTMANAGER_VALUES) is missing: run make alerts" >&2; exit 2; }
 	@for secret in $(GRAFANA_ADMIN_SECRET) $(ALERTMANAGER_SECRETS); do \
 		kubectl -n $(MONITORING_NAMESPACE) get secret $$secret >/dev/null || { \
-		echo "create Secret $(MONITORING_NAMESPACE)/$$secret first (README, section kubernetes)" >&2; \
+		echo "create Secret $(MONITORING_NAMESPACE)/$$secret first (docs/kubernetes.md)" >&2; \
 		exit 2; }; done
 	kubectl apply --server-side -f monitoring/storageclass-gp3.yaml
 	helm repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update

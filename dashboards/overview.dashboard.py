@@ -3,7 +3,7 @@
 grafanalib's contract: this module defines ``dashboard`` (``build(CONFIG)``);
 ``dashboards.generate`` calls ``build(config)`` with the config it generates for (the local
 stack's variant has no HPA panels).
-Each panel's description states the question it answers; the README lists them.
+Each panel's description states the question it answers; docs/dashboards.md lists them.
 """
 
 from __future__ import annotations

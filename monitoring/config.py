@@ -122,7 +122,7 @@ class MonitoringConfig:
 
     # --- container resources (Kubernetes; k8s/demo-app-deployment.yaml states the same) -------
     # The HPA's utilization is relative to the requests; the app's *_percent gauges to the limits.
-    # The memory request is sized from the measured idle PSS (README, section "kubernetes").
+    # The memory request is sized from the measured idle PSS (docs/kubernetes.md).
     cpu_request_cores: float = 0.05
     cpu_limit_cores: float = 0.2
     memory_request_bytes: int = 112 * 1024 * 1024

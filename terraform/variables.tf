@@ -167,7 +167,7 @@ variable "node_volume_size_gib" {
 }
 
 variable "cluster_autoscaler_service_account" {
-  description = "Namespace and name of Cluster Autoscaler's Kubernetes service account; its Pod Identity association grants the scaling role. The Helm install must use the same name (README)."
+  description = "Namespace and name of Cluster Autoscaler's Kubernetes service account; its Pod Identity association grants the scaling role. The Helm install must use the same name (docs/kubernetes.md)."
   type = object({
     namespace = string
     name      = string

@@ -133,7 +133,7 @@ def test_dead_mans_switch_repeats_on_every_group_interval_tick():
         for r in alertmanager.alertmanager_config()["route"]["routes"]
         if r["receiver"] == alertmanager.DEADMANSSWITCH
     )
-    assert route["group_interval"] == "1m"  # README: "pinged every minute"
+    assert route["group_interval"] == "1m"  # docs/alerts.md: "pinged every minute"
     repeat, tick = (duration_seconds(route[k]) for k in ("repeat_interval", "group_interval"))
     assert repeat < tick
 

@@ -811,10 +811,10 @@ def test_kustomize_renders_every_dashboard_configmap():
         assert document["data"] == configmap(name)["data"]
 
 
-def test_readme_explains_every_panel():
-    """The README's dashboards section names each panel (what it answers), so it cannot drift
-    silently when a panel is added or renamed."""
-    readme = (ROOT / "README.md").read_text()
+def test_docs_explain_every_panel():
+    """docs/dashboards.md names each panel (what it answers), so it cannot drift silently when a
+    panel is added or renamed."""
+    readme = (ROOT / "docs" / "dashboards.md").read_text()
     section = readme.split("<!-- section: dashboards -->")[1].split(
         "<!-- /section: dashboards -->"
     )[0]

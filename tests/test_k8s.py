@@ -664,7 +664,7 @@ def test_memory_request_lets_hpa_scale_down(objects, tmp_path):
         CONFIG.hpa_cpu_target_percent, CONFIG.hpa_min_replicas, CONFIG.hpa_max_replicas
     )
     mib, request = 2**20, float(requests["memory"])
-    print(  # the README's measurement comes from these lines (pytest -s)
+    print(  # docs/kubernetes.md's measurement comes from these lines (pytest -s)
         f"\nPSS master + {workers} workers: idle {idle / mib:.1f} MiB, after 2000 requests "
         f"{loaded / mib:.1f} MiB; request {request / mib:.0f} MiB -> idle may use "
         f"{request * memory_allowed / mib:.1f} MiB ({memory_allowed:.1%}); "
