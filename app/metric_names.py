@@ -49,6 +49,12 @@ CPU_PERIODS = f"{PREFIX}_cpu_periods_total"
 # --- label values -----------------------------------------------------------------------------
 ROUTE_UNMATCHED = "<unmatched>"
 """The ``route`` label value of every request that matched no URL rule (404s, scanners)."""
+ROUTE_REJECTED = "<rejected>"
+"""The ``route`` label value of a request gunicorn refused before the app (400 malformed request
+line or header, 414 URI too long, 431 header too large, invalid method): excluded from SLIs."""
+STATUS_CLIENT_CLOSED = "499"
+"""The ``status`` label value of a response the client did not receive (it disconnected first),
+after nginx's convention. Its duration still goes into the latency histogram."""
 METHOD_OTHER = "OTHER"
 """The ``method`` label value of any HTTP method outside the standard set."""
 

@@ -195,12 +195,17 @@ class MonitoringConfig:
         """A ``route`` matcher that keeps API routes only: matched URL rules other than probes.
 
         Excluded: ``metric_names.NON_API_ROUTES`` (the probes and /metrics) and
-        ``metric_names.ROUTE_UNMATCHED`` (404s of scanners, 405s), so that unmatched traffic
-        can neither dilute an SLI nor count as good events. Each value is regex-escaped (RE2
+        ``metric_names.ROUTE_UNMATCHED`` (404s of scanners, 405s) and
+        ``metric_names.ROUTE_REJECTED`` (requests gunicorn refused before the app), so that
+        unmatched or malformed traffic can neither dilute an SLI nor count as good events. Each value is regex-escaped (RE2
         syntax) and then escaped again for the PromQL string literal, e.g.
-        ``route!~"/healthz|/readiness|/metrics|<unmatched>"``.
+        ``route!~"/healthz|/readiness|/metrics|<unmatched>|<rejected>"``.
         """
-        routes = (*metric_names.NON_API_ROUTES, metric_names.ROUTE_UNMATCHED)
+        routes = (
+            *metric_names.NON_API_ROUTES,
+            metric_names.ROUTE_UNMATCHED,
+            metric_names.ROUTE_REJECTED,
+        )
         excluded = "|".join(re.escape(r).replace("\\", "\\\\") for r in routes)
         return f'route!~"{excluded}"'
 
