@@ -197,8 +197,9 @@ class MonitoringConfig:
         Excluded: ``metric_names.NON_API_ROUTES`` (the probes and /metrics) and
         ``metric_names.ROUTE_UNMATCHED`` (404s of scanners, 405s) and
         ``metric_names.ROUTE_REJECTED`` (requests gunicorn refused before the app), so that
-        unmatched or malformed traffic can neither dilute an SLI nor count as good events. Each value is regex-escaped (RE2
-        syntax) and then escaped again for the PromQL string literal, e.g.
+        unmatched or malformed traffic can neither dilute an SLI nor count as good events. Each
+        value is regex-escaped (RE2 syntax) and then escaped again for the PromQL string literal,
+        e.g.
         ``route!~"/healthz|/readiness|/metrics|<unmatched>|<rejected>"``.
         """
         routes = (
