@@ -55,6 +55,11 @@ resource "aws_eks_cluster" "this" {
       error_message = "private_subnet_ids must span at least 3 availability zones; they span ${length(local.subnet_azs)}: ${join(", ", local.subnet_azs)}."
     }
     precondition {
+      # One node group per zone, each with at least one node (the zonal monitoring volumes).
+      condition     = var.node_scaling.min_size >= length(local.subnet_azs)
+      error_message = "node_scaling.min_size (${var.node_scaling.min_size}) must be at least the number of availability zones (${length(local.subnet_azs)}): every zone's node group needs min >= 1."
+    }
+    precondition {
       condition     = length(local.foreign_subnets) == 0
       error_message = "Every subnet in private_subnet_ids must belong to vpc_id ${var.vpc_id}; these do not: ${join(", ", local.foreign_subnets)}."
     }

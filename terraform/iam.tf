@@ -1,5 +1,6 @@
 # ---------------------------------------------------------------------------------------------
-# IAM: control plane, nodes, and the two pod roles (EBS CSI driver, Cluster Autoscaler)
+# IAM: control plane, nodes, and the pod roles (EBS CSI driver, Cluster Autoscaler, CloudWatch
+# agent, optionally Prometheus' remote write)
 # ---------------------------------------------------------------------------------------------
 # Least privilege: AWS managed policies where AWS scopes them for exactly this job, and a
 # customer policy narrowed to this cluster's key / Auto Scaling groups otherwise. Pods get AWS
@@ -65,6 +66,10 @@ resource "aws_iam_role_policy_attachment" "node" {
     # The VPC CNI (aws-node) assigns pod IPs before any pod, Pod Identity's agent included, can
     # run; AWS's documented default is the node role.
     "AmazonEKS_CNI_Policy",
+    # SSM Session Manager: the operators' shell on a node (there is no SSH); the AL2023 AMI
+    # runs the SSM agent, which registers with this policy. Sessions are IAM-authorised and
+    # logged in CloudTrail.
+    "AmazonSSMManagedInstanceCore",
   ])
 
   role       = aws_iam_role.node.name
@@ -75,7 +80,7 @@ resource "aws_iam_role_policy_attachment" "node" {
 resource "aws_iam_role" "ebs_csi" {
   name               = "${var.cluster_name}-ebs-csi-driver"
   description        = "aws-ebs-csi-driver controller of ${var.cluster_name} (Pod Identity)"
-  assume_role_policy = local.pod_identity_trust_policy
+  assume_role_policy = local.pod_identity_trust_policies["ebs-csi-driver"]
 }
 
 resource "aws_iam_role_policy_attachment" "ebs_csi" {
@@ -87,7 +92,7 @@ resource "aws_iam_role_policy_attachment" "ebs_csi" {
 resource "aws_iam_role" "cluster_autoscaler" {
   name               = "${var.cluster_name}-cluster-autoscaler"
   description        = "Cluster Autoscaler of ${var.cluster_name} (Pod Identity)"
-  assume_role_policy = local.pod_identity_trust_policy
+  assume_role_policy = local.pod_identity_trust_policies["cluster-autoscaler"]
 }
 
 # The policy from Cluster Autoscaler's AWS guide (cluster-autoscaler/cloudprovider/aws/README.md,
@@ -97,6 +102,45 @@ resource "aws_iam_role_policy" "cluster_autoscaler" {
   name   = "cluster-autoscaler"
   role   = aws_iam_role.cluster_autoscaler.id
   policy = local.cluster_autoscaler_policy
+}
+
+# --- CloudWatch agent and Fluent Bit (Pod Identity) -----------------------------------------------
+# The amazon-cloudwatch-observability add-on: Fluent Bit ships container logs, the agent writes
+# to CloudWatch. CloudWatchAgentServerPolicy is the policy the add-on's guide names.
+resource "aws_iam_role" "cloudwatch_agent" {
+  name               = "${var.cluster_name}-cloudwatch-agent"
+  description        = "CloudWatch agent and Fluent Bit of ${var.cluster_name} (Pod Identity)"
+  assume_role_policy = local.pod_identity_trust_policies["cloudwatch-agent"]
+}
+
+resource "aws_iam_role_policy_attachment" "cloudwatch_agent" {
+  role       = aws_iam_role.cloudwatch_agent.name
+  policy_arn = "${local.aws_policy}/CloudWatchAgentServerPolicy"
+}
+
+# --- Prometheus remote write to Amazon Managed Service for Prometheus (optional) ----------------
+resource "aws_iam_role" "prometheus_remote_write" {
+  count = var.amp_remote_write ? 1 : 0
+
+  name               = "${var.cluster_name}-prometheus-amp"
+  description        = "Prometheus of ${var.cluster_name}: remote write to its AMP workspace (Pod Identity)"
+  assume_role_policy = local.pod_identity_trust_policies["prometheus"]
+}
+
+# Write to this one workspace only (AmazonPrometheusRemoteWriteAccess would allow every workspace).
+resource "aws_iam_role_policy" "prometheus_remote_write" {
+  count = var.amp_remote_write ? 1 : 0
+
+  name = "amp-remote-write"
+  role = aws_iam_role.prometheus_remote_write[0].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = ["aps:RemoteWrite"]
+      Resource = aws_prometheus_workspace.this[0].arn
+    }]
+  })
 }
 
 locals {

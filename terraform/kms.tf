@@ -1,8 +1,8 @@
 # ---------------------------------------------------------------------------------------------
-# KMS: envelope encryption of Kubernetes secrets and of the control-plane log group
+# KMS: envelope encryption of Kubernetes secrets and of the log groups
 # ---------------------------------------------------------------------------------------------
 resource "aws_kms_key" "eks" {
-  description             = "EKS ${var.cluster_name}: Kubernetes secrets and control-plane logs"
+  description             = "EKS ${var.cluster_name}: Kubernetes secrets, control-plane and container logs"
   enable_key_rotation     = true
   deletion_window_in_days = 30
 
@@ -20,16 +20,19 @@ resource "aws_kms_key" "eks" {
         Resource  = "*"
       },
       {
-        # CloudWatch Logs encrypts the control-plane log group with this key; the condition
-        # limits it to that one log group.
-        Sid       = "ControlPlaneLogGroup"
+        # CloudWatch Logs encrypts the control-plane and container log groups with this key;
+        # the condition limits it to those log groups.
+        Sid       = "ClusterLogGroups"
         Effect    = "Allow"
         Principal = { Service = "logs.${var.region}.${local.dns_suffix}" }
         Action    = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
         Resource  = "*"
         Condition = {
-          ArnEquals = {
-            "kms:EncryptionContext:aws:logs:arn" = "arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:${local.log_group_name}"
+          ArnLike = {
+            "kms:EncryptionContext:aws:logs:arn" = [
+              "arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:${local.log_group_name}",
+              "arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:${local.container_log_group_prefix}/*",
+            ]
           }
         }
       },

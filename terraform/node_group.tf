@@ -1,12 +1,13 @@
 # ---------------------------------------------------------------------------------------------
-# Managed node group and its launch template
+# Managed node groups (one per availability zone) and their launch template
 # ---------------------------------------------------------------------------------------------
 resource "aws_launch_template" "node" {
   name_prefix = "${var.cluster_name}-node-"
   description = "Nodes of EKS ${var.cluster_name}: IMDSv2 only, encrypted gp3 root volume, no SSH"
 
-  # No image_id (EKS supplies the AL2023 AMI and its bootstrap user data) and no key_name:
-  # there is no SSH; operators use SSM Session Manager (the AMI ships the SSM agent).
+  # No image_id (EKS supplies the AL2023 AMI and its bootstrap user data, and computes the
+  # kubelet's max pods from the instance type's ENI limits) and no key_name: there is no SSH;
+  # operators use SSM Session Manager (the AMI ships the agent; the node role grants it).
   vpc_security_group_ids = [aws_security_group.node.id]
   update_default_version = true
 
@@ -44,11 +45,19 @@ resource "aws_launch_template" "node" {
   }
 }
 
-resource "aws_eks_node_group" "default" {
+# One group per zone, not one group over all zones: Prometheus' and Alertmanager's gp3 volumes
+# are zonal, and Cluster Autoscaler can only add a node in a chosen zone when every group lives
+# in one zone (cluster-autoscaler/cloudprovider/aws/README.md, "Common Notes and Gotchas":
+# one node group per AZ for workloads with zonal persistent volumes; balance-similar-node-groups
+# keeps the groups even). Every group has min >= 1, so each zone always has a node for its
+# volumes; the groups' bounds add up to node_scaling.
+resource "aws_eks_node_group" "zone" {
+  for_each = local.subnets_by_az
+
   cluster_name    = aws_eks_cluster.this.name
-  node_group_name = "${var.cluster_name}-default"
+  node_group_name = "${var.cluster_name}-${each.key}"
   node_role_arn   = aws_iam_role.node.arn
-  subnet_ids      = var.private_subnet_ids
+  subnet_ids      = each.value
   version         = aws_eks_cluster.this.version
 
   ami_type       = "AL2023_x86_64_STANDARD"
@@ -56,9 +65,9 @@ resource "aws_eks_node_group" "default" {
   instance_types = [var.node_instance_type]
 
   scaling_config {
-    min_size     = var.node_scaling.min_size
-    desired_size = var.node_scaling.desired_size
-    max_size     = var.node_scaling.max_size
+    min_size     = local.node_group_scaling[each.key].min_size
+    desired_size = local.node_group_scaling[each.key].desired_size
+    max_size     = local.node_group_scaling[each.key].max_size
   }
 
   update_config {

@@ -65,3 +65,24 @@ output "kubeconfig" {
     region                     = var.region
   })
 }
+
+output "node_groups" {
+  description = "Managed node group per availability zone, with its scaling bounds: {\"us-east-1a\" = {name, min_size, max_size}, ...}."
+  value = {
+    for az, g in aws_eks_node_group.zone : az => {
+      name     = g.node_group_name
+      min_size = g.scaling_config[0].min_size
+      max_size = g.scaling_config[0].max_size
+    }
+  }
+}
+
+output "container_log_groups" {
+  description = "CloudWatch log groups Fluent Bit writes container logs to (application = every container's stdout)."
+  value       = { for k, g in aws_cloudwatch_log_group.containers : k => g.name }
+}
+
+output "amp_remote_write_url" {
+  description = "Prometheus remote-write URL of the AMP workspace (monitoring/values-amp.yaml), or null when amp_remote_write is off."
+  value       = var.amp_remote_write ? "${aws_prometheus_workspace.this[0].prometheus_endpoint}api/v1/remote_write" : null
+}

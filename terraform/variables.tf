@@ -27,18 +27,19 @@ variable "cluster_name" {
 
 variable "kubernetes_version" {
   description = <<-EOT
-    Kubernetes minor version of the control plane and the nodes, "1.MINOR". The original design's
-    1.28 is past the end of EKS extended support and can no longer be created; a version in
-    extended support costs $0.60/h instead of $0.10/h for the control plane.
+    Kubernetes minor version of the control plane and the nodes, "1.MINOR": one of the versions
+    in local.kubernetes_versions (addons.tf), which pins the add-on versions tested with it.
+    The default 1.35 is in EKS standard support until 2027-03-27 (EKS Kubernetes release
+    calendar); after that date EKS upgrades the cluster (upgrade policy STANDARD) instead of
+    billing extended support ($0.60/h instead of $0.10/h for the control plane). 1.34's
+    standard support ended 2026-12-02: it is accepted, for an existing cluster on its way up.
   EOT
   type        = string
   default     = "1.35"
 
   validation {
-    # 1.32 is the oldest minor EKS still creates as of 2026-11 (EKS Kubernetes release calendar:
-    # 1.31's extended support ends 2026-11-26). Raise this floor as versions leave support.
-    condition     = can(regex("^1\\.[1-9][0-9]*$", var.kubernetes_version)) && try(tonumber(split(".", var.kubernetes_version)[1]) >= 32, false)
-    error_message = "kubernetes_version must look like \"1.35\" (major.minor, no patch) and be 1.32 or newer: older versions are past the end of EKS support."
+    condition     = contains(keys(local.kubernetes_versions), var.kubernetes_version)
+    error_message = "kubernetes_version must be one of ${join(", ", sort(keys(local.kubernetes_versions)))}: older versions are past EKS standard support, newer ones need their add-on versions pinned in addons.tf first."
   }
 }
 
@@ -124,15 +125,17 @@ variable "admin_principal_arns" {
 # Nodes
 # ---------------------------------------------------------------------------------------------
 variable "node_scaling" {
-  description = "Node count bounds of the managed node group. Cluster Autoscaler moves the desired count between min and max; Terraform ignores later drift of desired_size."
+  description = "Node count bounds of the whole cluster, split evenly over the per-zone node groups (the first zones get the remainder). min_size must be at least the number of zones (one node per zone for the zonal monitoring volumes). Cluster Autoscaler moves each group's desired count between its min and max; Terraform ignores later drift of desired_size."
   type = object({
     min_size     = number
     desired_size = number
     max_size     = number
   })
+  # 3 zones x 1 node, up to 2 per zone: with one node (or zone) lost, the other two hold HPA
+  # max plus the monitoring stack (docs/eks-terraform.md, "Capacity").
   default = {
-    min_size     = 2
-    desired_size = 2
+    min_size     = 3
+    desired_size = 3
     max_size     = 6
   }
 
@@ -145,9 +148,9 @@ variable "node_scaling" {
 }
 
 variable "node_instance_type" {
-  description = "EC2 instance type of the nodes (x86_64; the AMI type is AL2023_x86_64_STANDARD)."
+  description = "EC2 instance type of the nodes (x86_64; the AMI type is AL2023_x86_64_STANDARD). t3.large: 35 pods per node (3 ENIs x 12 addresses, VPC CNI without prefix delegation) and 8 GiB; t3.medium's 17 pods do not hold the workload on two nodes (docs/eks-terraform.md, \"Capacity\")."
   type        = string
-  default     = "t3.medium"
+  default     = "t3.large"
 
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", var.node_instance_type))
@@ -198,6 +201,17 @@ variable "log_retention_days" {
   }
 }
 
+variable "container_log_retention_days" {
+  description = "Days CloudWatch keeps the container logs Fluent Bit ships (/aws/containerinsights/<cluster>/application, dataplane and host)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.container_log_retention_days)
+    error_message = "container_log_retention_days must be one of the values CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653."
+  }
+}
+
 variable "ecr_repository_name" {
   description = "Name of the ECR repository for the app image."
   type        = string
@@ -228,5 +242,31 @@ variable "tags" {
   validation {
     condition     = alltrue([for k, v in var.tags : length(k) >= 1 && length(k) <= 128 && length(v) <= 256 && !startswith(lower(k), "aws:")])
     error_message = "tags keys must be 1-128 characters and not start with \"aws:\"; values at most 256 characters."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Scale-out: Prometheus remote write to Amazon Managed Service for Prometheus (optional)
+# ---------------------------------------------------------------------------------------------
+variable "amp_remote_write" {
+  description = "Create an AMP workspace and a Pod Identity role that lets Prometheus remote-write to it (monitoring/values-amp.yaml). Off by default: turn it on when one Prometheus pair no longer holds the series or the retention (docs/eks-terraform.md, \"Scale-out\")."
+  type        = bool
+  default     = false
+}
+
+variable "prometheus_service_account" {
+  description = "Namespace and name of Prometheus' Kubernetes service account (kube-prometheus-stack: <release>-prometheus in the monitoring namespace; monitoring/values-amp.yaml sets the same name). Used only with amp_remote_write."
+  type = object({
+    namespace = string
+    name      = string
+  })
+  default = {
+    namespace = "monitoring"
+    name      = "kube-prometheus-stack-prometheus"
+  }
+
+  validation {
+    condition     = alltrue([for v in values(var.prometheus_service_account) : can(regex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", v))])
+    error_message = "prometheus_service_account namespace and name must be Kubernetes DNS labels (lower-case letters, digits, '-')."
   }
 }

@@ -35,6 +35,56 @@ mock_provider "aws" {
 }
 
 # One subnet per availability zone, as the subnets' own data says.
+# EKS's default add-on versions equal the 1.35 pins (addons.tf), so the pin check passes.
+override_data {
+  target = data.aws_eks_addon_version.this["vpc-cni"]
+  values = {
+    version = "v1.21.1-eksbuild.1"
+  }
+}
+
+override_data {
+  target = data.aws_eks_addon_version.this["kube-proxy"]
+  values = {
+    version = "v1.35.0-eksbuild.2"
+  }
+}
+
+override_data {
+  target = data.aws_eks_addon_version.this["eks-pod-identity-agent"]
+  values = {
+    version = "v1.3.10-eksbuild.1"
+  }
+}
+
+override_data {
+  target = data.aws_eks_addon_version.this["coredns"]
+  values = {
+    version = "v1.13.1-eksbuild.1"
+  }
+}
+
+override_data {
+  target = data.aws_eks_addon_version.this["aws-ebs-csi-driver"]
+  values = {
+    version = "v1.53.0-eksbuild.1"
+  }
+}
+
+override_data {
+  target = data.aws_eks_addon_version.this["metrics-server"]
+  values = {
+    version = "v0.8.0-eksbuild.5"
+  }
+}
+
+override_data {
+  target = data.aws_eks_addon_version.this["amazon-cloudwatch-observability"]
+  values = {
+    version = "v4.7.0-eksbuild.1"
+  }
+}
+
 override_data {
   target = data.aws_subnet.private["subnet-0123456789abcdef1"]
   values = {
@@ -77,6 +127,22 @@ override_resource {
 }
 
 override_resource {
+  target          = aws_iam_role.cloudwatch_agent
+  override_during = plan
+  values = {
+    arn = "arn:aws:iam::111122223333:role/demo-app-cloudwatch-agent"
+  }
+}
+
+override_resource {
+  target          = aws_launch_template.node
+  override_during = plan
+  values = {
+    id = "lt-0123456789abcdef0"
+  }
+}
+
+override_resource {
   target          = aws_security_group.cluster
   override_during = plan
   values = {
@@ -105,34 +171,56 @@ variables {
 run "defaults" {
   command = plan
 
-  # --- node group ---
+  # --- node groups: one per zone ---
   assert {
-    condition     = aws_eks_node_group.default.scaling_config[0].min_size == 2
-    error_message = "node group min_size must default to 2"
+    condition     = toset(keys(aws_eks_node_group.zone)) == toset(["us-east-1a", "us-east-1b", "us-east-1c"])
+    error_message = "there must be one node group per availability zone"
   }
   assert {
-    condition     = aws_eks_node_group.default.scaling_config[0].max_size == 6
-    error_message = "node group max_size must default to 6"
+    condition = alltrue([
+      for az, g in aws_eks_node_group.zone : length(g.subnet_ids) == 1 && data.aws_subnet.private[one(g.subnet_ids)].availability_zone == az
+    ])
+    error_message = "each node group must use only its own zone's subnet"
   }
   assert {
-    condition     = aws_eks_node_group.default.scaling_config[0].desired_size == 2
-    error_message = "node group desired_size must default to 2"
+    condition = (
+      sum([for g in aws_eks_node_group.zone : g.scaling_config[0].min_size]) == 3 &&
+      sum([for g in aws_eks_node_group.zone : g.scaling_config[0].desired_size]) == 3 &&
+      sum([for g in aws_eks_node_group.zone : g.scaling_config[0].max_size]) == 6
+    )
+    error_message = "the groups' bounds must add up to the cluster's default 3 / 3 / 6"
   }
   assert {
-    condition     = aws_eks_node_group.default.instance_types == tolist(["t3.medium"])
-    error_message = "nodes must be t3.medium by default"
+    condition     = alltrue([for g in aws_eks_node_group.zone : g.scaling_config[0].min_size == 1 && g.scaling_config[0].max_size == 2])
+    error_message = "every zone must have min 1 (a node for its zonal volumes) and max 2 by default"
   }
   assert {
-    condition     = length(aws_eks_node_group.default.remote_access) == 0
-    error_message = "the node group must not open SSH (remote_access)"
+    condition = alltrue([
+      for g in aws_eks_node_group.zone : g.instance_types == tolist(["t3.large"]) && g.ami_type == "AL2023_x86_64_STANDARD" && g.launch_template[0].id == aws_launch_template.node.id
+    ])
+    error_message = "every group must launch the same nodes: t3.large, AL2023, the shared launch template"
   }
   assert {
-    condition     = aws_eks_node_group.default.tags["k8s.io/cluster-autoscaler/enabled"] == "true" && aws_eks_node_group.default.tags["k8s.io/cluster-autoscaler/demo-app"] == "owned"
-    error_message = "the node group must carry Cluster Autoscaler's auto-discovery tags"
+    condition     = alltrue([for g in aws_eks_node_group.zone : length(g.remote_access) == 0])
+    error_message = "no node group may open SSH (remote_access)"
   }
   assert {
-    condition     = aws_eks_node_group.default.version == "1.35"
+    condition = alltrue([
+      for g in aws_eks_node_group.zone : g.tags["k8s.io/cluster-autoscaler/enabled"] == "true" && g.tags["k8s.io/cluster-autoscaler/demo-app"] == "owned"
+    ])
+    error_message = "every node group must carry Cluster Autoscaler's auto-discovery tags"
+  }
+  assert {
+    condition     = alltrue([for g in aws_eks_node_group.zone : g.version == "1.35"])
     error_message = "nodes must run the cluster's Kubernetes version"
+  }
+  assert {
+    condition     = output.node_groups["us-east-1b"].name == "demo-app-us-east-1b"
+    error_message = "node groups must be named after cluster and zone"
+  }
+  assert {
+    condition     = aws_iam_role_policy_attachment.node["AmazonSSMManagedInstanceCore"].policy_arn == "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+    error_message = "the node role must grant SSM Session Manager (the launch template promises it)"
   }
 
   # --- launch template ---
@@ -246,16 +334,66 @@ run "defaults" {
     condition = toset(concat(
       [for a in aws_eks_addon.before_nodes : a.addon_name],
       [for a in aws_eks_addon.after_nodes : a.addon_name],
-    )) == toset(["vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "aws-ebs-csi-driver", "metrics-server"])
-    error_message = "the add-on set must be vpc-cni, coredns, kube-proxy, eks-pod-identity-agent, aws-ebs-csi-driver, metrics-server"
+    )) == toset(["vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "aws-ebs-csi-driver", "metrics-server", "amazon-cloudwatch-observability"])
+    error_message = "the add-on set must be vpc-cni, coredns, kube-proxy, eks-pod-identity-agent, aws-ebs-csi-driver, metrics-server, amazon-cloudwatch-observability"
   }
   assert {
     condition     = jsondecode(aws_eks_addon.before_nodes["vpc-cni"].configuration_values).enableNetworkPolicy == "true"
     error_message = "vpc-cni must enforce NetworkPolicy"
   }
   assert {
-    condition     = aws_eks_addon.before_nodes["vpc-cni"].addon_version == "v1.0.0-eksbuild.1"
-    error_message = "add-on versions must come from aws_eks_addon_version"
+    condition = (
+      aws_eks_addon.before_nodes["vpc-cni"].addon_version == "v1.21.1-eksbuild.1" &&
+      aws_eks_addon.before_nodes["kube-proxy"].addon_version == "v1.35.0-eksbuild.2" &&
+      aws_eks_addon.after_nodes["coredns"].addon_version == "v1.13.1-eksbuild.1"
+    )
+    error_message = "add-on versions must be the pins for 1.35, not EKS's moving default"
+  }
+  assert {
+    condition = alltrue(concat(
+      [for a in aws_eks_addon.before_nodes : a.resolve_conflicts_on_update == "PRESERVE"],
+      [for a in aws_eks_addon.after_nodes : a.resolve_conflicts_on_update == "PRESERVE"],
+    ))
+    error_message = "add-on updates must PRESERVE changes made in the cluster, not overwrite them"
+  }
+  assert {
+    condition     = jsondecode(aws_eks_addon.after_nodes["metrics-server"].configuration_values).priorityClassName == "system-cluster-critical"
+    error_message = "metrics-server (the HPA's source) must run as system-cluster-critical"
+  }
+  assert {
+    condition = (
+      jsondecode(aws_eks_addon.after_nodes["metrics-server"].configuration_values).resources.requests == { cpu = "100m", memory = "200Mi" } &&
+      jsondecode(aws_eks_addon.after_nodes["metrics-server"].configuration_values).resources.limits == { memory = "400Mi" }
+    )
+    error_message = "metrics-server must request 100m / 200Mi and be limited to 400Mi of memory"
+  }
+  assert {
+    condition     = jsondecode(aws_eks_addon.after_nodes["amazon-cloudwatch-observability"].configuration_values).containerLogs.enabled == true
+    error_message = "the CloudWatch Observability add-on must ship container logs"
+  }
+  assert {
+    condition     = keys(jsondecode(aws_eks_addon.after_nodes["amazon-cloudwatch-observability"].configuration_values).agent.config.logs.metrics_collected) == ["application_signals"]
+    error_message = "the CloudWatch agent must not collect Container Insights metrics (Prometheus has them)"
+  }
+
+  # --- container logs ---
+  assert {
+    condition = (
+      toset([for g in aws_cloudwatch_log_group.containers : g.name]) == toset(["/aws/containerinsights/demo-app/application", "/aws/containerinsights/demo-app/dataplane", "/aws/containerinsights/demo-app/host"]) &&
+      alltrue([for g in aws_cloudwatch_log_group.containers : g.retention_in_days == 30 && g.kms_key_id == aws_kms_key.eks.arn])
+    )
+    error_message = "Fluent Bit's log groups must exist with 30 days' retention, KMS-encrypted"
+  }
+  assert {
+    condition = contains(
+      [for s in jsondecode(aws_kms_key.eks.policy).Statement : s.Condition.ArnLike["kms:EncryptionContext:aws:logs:arn"] if s.Sid == "ClusterLogGroups"][0],
+      "arn:aws:logs:us-east-1:111122223333:log-group:/aws/containerinsights/demo-app/*",
+    )
+    error_message = "the key policy must let CloudWatch Logs encrypt the container log groups"
+  }
+  assert {
+    condition     = aws_iam_role_policy_attachment.cloudwatch_agent.policy_arn == "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"
+    error_message = "the CloudWatch agent role must carry CloudWatchAgentServerPolicy"
   }
 
   # --- Pod Identity ---
@@ -275,8 +413,37 @@ run "defaults" {
     error_message = "Cluster Autoscaler must get its role through Pod Identity"
   }
   assert {
-    condition     = jsondecode(aws_iam_role.cluster_autoscaler.assume_role_policy).Statement[0].Principal.Service == "pods.eks.amazonaws.com"
+    condition = (
+      aws_eks_pod_identity_association.this["cloudwatch-agent"].namespace == "amazon-cloudwatch" &&
+      aws_eks_pod_identity_association.this["cloudwatch-agent"].service_account == "cloudwatch-agent" &&
+      aws_eks_pod_identity_association.this["cloudwatch-agent"].role_arn == aws_iam_role.cloudwatch_agent.arn
+    )
+    error_message = "the CloudWatch agent and Fluent Bit must get their role through Pod Identity"
+  }
+  assert {
+    condition = alltrue([
+      for role in [aws_iam_role.ebs_csi, aws_iam_role.cluster_autoscaler, aws_iam_role.cloudwatch_agent] :
+      jsondecode(role.assume_role_policy).Statement[0].Principal.Service == "pods.eks.amazonaws.com"
+    ])
     error_message = "pod roles must trust EKS Pod Identity"
+  }
+  assert {
+    condition = alltrue([
+      for key, a in aws_eks_pod_identity_association.this : (
+        jsondecode(local.pod_identity_trust_policies[key]).Statement[0].Condition.StringEquals["aws:RequestTag/kubernetes-namespace"] == a.namespace &&
+        jsondecode(local.pod_identity_trust_policies[key]).Statement[0].Condition.StringEquals["aws:RequestTag/kubernetes-service-account"] == a.service_account &&
+        jsondecode(local.pod_identity_trust_policies[key]).Statement[0].Condition.StringEquals["aws:RequestTag/eks-cluster-name"] == "demo-app" &&
+        jsondecode(local.pod_identity_trust_policies[key]).Statement[0].Condition.StringEquals["aws:SourceAccount"] == "111122223333"
+      )
+    ])
+    error_message = "every pod role's trust policy must admit only its association's namespace and service account in this cluster"
+  }
+  assert {
+    condition = (
+      jsondecode(aws_iam_role.cluster_autoscaler.assume_role_policy).Statement[0].Condition.StringEquals["aws:RequestTag/kubernetes-service-account"] == "cluster-autoscaler" &&
+      jsondecode(aws_iam_role.ebs_csi.assume_role_policy).Statement[0].Condition.StringEquals["aws:RequestTag/kubernetes-service-account"] == "ebs-csi-controller-sa"
+    )
+    error_message = "each role must carry its own subject's trust policy, not another role's"
   }
   assert {
     condition = alltrue([
@@ -285,6 +452,16 @@ run "defaults" {
       if contains(flatten([s.Action]), "autoscaling:SetDesiredCapacity")
     ])
     error_message = "Cluster Autoscaler may scale only this cluster's Auto Scaling groups"
+  }
+
+  # --- AMP: off by default ---
+  assert {
+    condition     = length(aws_prometheus_workspace.this) == 0 && length(aws_iam_role.prometheus_remote_write) == 0 && !contains(keys(aws_eks_pod_identity_association.this), "prometheus")
+    error_message = "no AMP workspace, role or association unless amp_remote_write is on"
+  }
+  assert {
+    condition     = output.amp_remote_write_url == null
+    error_message = "amp_remote_write_url must be null while AMP is off"
   }
 
   # --- ECR ---
@@ -362,5 +539,192 @@ run "operator_cidrs_reach_private_endpoint" {
   assert {
     condition     = aws_vpc_security_group_ingress_rule.cluster_from_operators["10.8.0.0/16"].from_port == 443
     error_message = "operator CIDRs must be allowed to the API on 443"
+  }
+}
+
+run "amp_remote_write_on" {
+  command = plan
+
+  variables {
+    amp_remote_write = true
+  }
+
+  override_resource {
+    target          = aws_prometheus_workspace.this
+    override_during = plan
+    values = {
+      arn                 = "arn:aws:aps:us-east-1:111122223333:workspace/ws-00000000-0000-0000-0000-000000000a3f"
+      prometheus_endpoint = "https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-00000000-0000-0000-0000-000000000a3f/"
+    }
+  }
+
+  override_resource {
+    target          = aws_iam_role.prometheus_remote_write
+    override_during = plan
+    values = {
+      arn = "arn:aws:iam::111122223333:role/demo-app-prometheus-amp"
+    }
+  }
+
+  assert {
+    condition     = aws_prometheus_workspace.this[0].alias == "demo-app"
+    error_message = "amp_remote_write must create the cluster's AMP workspace"
+  }
+  assert {
+    condition = (
+      aws_eks_pod_identity_association.this["prometheus"].namespace == "monitoring" &&
+      aws_eks_pod_identity_association.this["prometheus"].service_account == "kube-prometheus-stack-prometheus" &&
+      aws_eks_pod_identity_association.this["prometheus"].role_arn == "arn:aws:iam::111122223333:role/demo-app-prometheus-amp"
+    )
+    error_message = "Prometheus' service account must get the remote-write role through Pod Identity"
+  }
+  assert {
+    condition = (
+      jsondecode(aws_iam_role.prometheus_remote_write[0].assume_role_policy).Statement[0].Condition.StringEquals["aws:RequestTag/kubernetes-namespace"] == "monitoring" &&
+      jsondecode(aws_iam_role.prometheus_remote_write[0].assume_role_policy).Statement[0].Condition.StringEquals["aws:RequestTag/kubernetes-service-account"] == "kube-prometheus-stack-prometheus"
+    )
+    error_message = "the remote-write role must trust Prometheus' service account only"
+  }
+  assert {
+    condition = (
+      jsondecode(aws_iam_role_policy.prometheus_remote_write[0].policy).Statement[0].Action == ["aps:RemoteWrite"] &&
+      jsondecode(aws_iam_role_policy.prometheus_remote_write[0].policy).Statement[0].Resource == "arn:aws:aps:us-east-1:111122223333:workspace/ws-00000000-0000-0000-0000-000000000a3f"
+    )
+    error_message = "Prometheus may only remote-write, and only to this workspace"
+  }
+  assert {
+    condition     = output.amp_remote_write_url == "https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-00000000-0000-0000-0000-000000000a3f/api/v1/remote_write"
+    error_message = "amp_remote_write_url must be the workspace's remote-write endpoint"
+  }
+}
+
+# Four zones and uneven totals: the remainder goes to the first zones, the sums stay exact.
+run "node_groups_split_over_four_zones" {
+  command = plan
+
+  variables {
+    private_subnet_ids = [
+      "subnet-0123456789abcdef0",
+      "subnet-0123456789abcdef1",
+      "subnet-0123456789abcdef2",
+      "subnet-0123456789abcdef3",
+      "subnet-0123456789abcdef4",
+    ]
+    node_scaling = { min_size = 5, desired_size = 6, max_size = 10 }
+  }
+
+  # Two subnets in us-east-1d: they share that zone's group.
+  override_data {
+    target = data.aws_subnet.private["subnet-0123456789abcdef3"]
+    values = {
+      vpc_id            = "vpc-0123456789abcdef0"
+      availability_zone = "us-east-1d"
+    }
+  }
+  override_data {
+    target = data.aws_subnet.private["subnet-0123456789abcdef4"]
+    values = {
+      vpc_id            = "vpc-0123456789abcdef0"
+      availability_zone = "us-east-1d"
+    }
+  }
+
+  assert {
+    condition     = toset(keys(aws_eks_node_group.zone)) == toset(["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"])
+    error_message = "one node group per zone, not per subnet"
+  }
+  assert {
+    condition     = aws_eks_node_group.zone["us-east-1d"].subnet_ids == toset(["subnet-0123456789abcdef3", "subnet-0123456789abcdef4"])
+    error_message = "a zone's group must use all of that zone's subnets"
+  }
+  assert {
+    condition = (
+      [for az in ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"] : aws_eks_node_group.zone[az].scaling_config[0].min_size] == [2, 1, 1, 1] &&
+      [for az in ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"] : aws_eks_node_group.zone[az].scaling_config[0].desired_size] == [2, 2, 1, 1] &&
+      [for az in ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"] : aws_eks_node_group.zone[az].scaling_config[0].max_size] == [3, 3, 2, 2]
+    )
+    error_message = "5 / 6 / 10 over 4 zones must split as min 2,1,1,1, desired 2,2,1,1, max 3,3,2,2"
+  }
+}
+
+run "kubernetes_1_34_uses_its_own_pins" {
+  command = plan
+
+  variables {
+    kubernetes_version = "1.34"
+  }
+
+  override_data {
+    target = data.aws_eks_addon_version.this["kube-proxy"]
+    values = {
+      version = "v1.34.1-eksbuild.2"
+    }
+  }
+  override_data {
+    target = data.aws_eks_addon_version.this["coredns"]
+    values = {
+      version = "v1.12.4-eksbuild.1"
+    }
+  }
+  override_data {
+    target = data.aws_eks_addon_version.this["vpc-cni"]
+    values = {
+      version = "v1.20.4-eksbuild.1"
+    }
+  }
+  override_data {
+    target = data.aws_eks_addon_version.this["eks-pod-identity-agent"]
+    values = {
+      version = "v1.3.9-eksbuild.3"
+    }
+  }
+  override_data {
+    target = data.aws_eks_addon_version.this["aws-ebs-csi-driver"]
+    values = {
+      version = "v1.52.1-eksbuild.1"
+    }
+  }
+  override_data {
+    target = data.aws_eks_addon_version.this["metrics-server"]
+    values = {
+      version = "v0.8.0-eksbuild.2"
+    }
+  }
+  override_data {
+    target = data.aws_eks_addon_version.this["amazon-cloudwatch-observability"]
+    values = {
+      version = "v4.6.0-eksbuild.1"
+    }
+  }
+
+  assert {
+    condition     = aws_eks_cluster.this.version == "1.34" && aws_eks_addon.before_nodes["kube-proxy"].addon_version == "v1.34.1-eksbuild.2"
+    error_message = "kube-proxy must follow the cluster's minor version"
+  }
+  assert {
+    condition     = aws_eks_addon.after_nodes["coredns"].addon_version == "v1.12.4-eksbuild.1"
+    error_message = "add-ons must use the pins of the chosen Kubernetes version"
+  }
+
+  # 1.34 left standard support on 2026-12-02: the plan warns (a failed check), it does not stop.
+  expect_failures = [check.kubernetes_version_in_standard_support]
+}
+
+# EKS moved its default away from a pin: the plan says so (a warning in a real plan).
+run "addon_pin_behind_eks_default_is_reported" {
+  command = plan
+
+  override_data {
+    target = data.aws_eks_addon_version.this["coredns"]
+    values = {
+      version = "v1.13.2-eksbuild.1"
+    }
+  }
+
+  expect_failures = [check.addon_pins_match_eks_defaults]
+
+  assert {
+    condition     = aws_eks_addon.after_nodes["coredns"].addon_version == "v1.13.1-eksbuild.1"
+    error_message = "a newer EKS default must not move the pinned add-on"
   }
 }

@@ -32,6 +32,56 @@ mock_provider "aws" {
 
 # A valid baseline (three subnets of vpc_id in three zones), so that each run below fails for
 # its one bad input only: an unexpected second error fails the run.
+# EKS's default add-on versions equal the 1.35 pins (addons.tf), so the pin check passes.
+override_data {
+  target = data.aws_eks_addon_version.this["vpc-cni"]
+  values = {
+    version = "v1.21.1-eksbuild.1"
+  }
+}
+
+override_data {
+  target = data.aws_eks_addon_version.this["kube-proxy"]
+  values = {
+    version = "v1.35.0-eksbuild.2"
+  }
+}
+
+override_data {
+  target = data.aws_eks_addon_version.this["eks-pod-identity-agent"]
+  values = {
+    version = "v1.3.10-eksbuild.1"
+  }
+}
+
+override_data {
+  target = data.aws_eks_addon_version.this["coredns"]
+  values = {
+    version = "v1.13.1-eksbuild.1"
+  }
+}
+
+override_data {
+  target = data.aws_eks_addon_version.this["aws-ebs-csi-driver"]
+  values = {
+    version = "v1.53.0-eksbuild.1"
+  }
+}
+
+override_data {
+  target = data.aws_eks_addon_version.this["metrics-server"]
+  values = {
+    version = "v0.8.0-eksbuild.5"
+  }
+}
+
+override_data {
+  target = data.aws_eks_addon_version.this["amazon-cloudwatch-observability"]
+  values = {
+    version = "v4.7.0-eksbuild.1"
+  }
+}
+
 override_data {
   target = data.aws_subnet.private["subnet-0123456789abcdef1"]
   values = {
@@ -119,6 +169,24 @@ run "version_past_end_of_support" {
   command = plan
   variables {
     kubernetes_version = "1.28"
+  }
+  expect_failures = [var.kubernetes_version]
+}
+
+# The previous floor: in extended support, and no add-on pins for it.
+run "version_in_extended_support_only" {
+  command = plan
+  variables {
+    kubernetes_version = "1.33"
+  }
+  expect_failures = [var.kubernetes_version]
+}
+
+# The range has an upper bound: a version nobody has pinned add-ons for is refused.
+run "version_beyond_the_supported_range" {
+  command = plan
+  variables {
+    kubernetes_version = "1.99"
   }
   expect_failures = [var.kubernetes_version]
 }
@@ -214,9 +282,19 @@ run "scaling_min_above_max" {
 run "scaling_desired_below_min" {
   command = plan
   variables {
-    node_scaling = { min_size = 2, desired_size = 1, max_size = 6 }
+    node_scaling = { min_size = 3, desired_size = 2, max_size = 6 }
   }
   expect_failures = [var.node_scaling]
+}
+
+# Valid bounds, but fewer nodes than zones: a zone's group would get min 0 and no node for its
+# monitoring volumes. Caught against the subnets' zones at plan time.
+run "scaling_min_below_zone_count" {
+  command = plan
+  variables {
+    node_scaling = { min_size = 2, desired_size = 2, max_size = 6 }
+  }
+  expect_failures = [aws_eks_cluster.this]
 }
 
 run "bad_region" {
@@ -241,4 +319,20 @@ run "bad_log_retention" {
     log_retention_days = 100
   }
   expect_failures = [var.log_retention_days]
+}
+
+run "bad_container_log_retention" {
+  command = plan
+  variables {
+    container_log_retention_days = 31
+  }
+  expect_failures = [var.container_log_retention_days]
+}
+
+run "bad_prometheus_service_account" {
+  command = plan
+  variables {
+    prometheus_service_account = { namespace = "monitoring", name = "Prometheus_SA" }
+  }
+  expect_failures = [var.prometheus_service_account]
 }
