@@ -861,3 +861,119 @@ def test_checkov_skips_are_justified(objects):
         check, _, reason = value.partition("=")
         assert re.fullmatch(r"CKV2?_K8S_\d+", check), f"{name} {key}: {value!r}"
         assert len(reason.split()) >= 5, f"{name} {key}: the skip of {check} needs a reason"
+
+
+# --- zone spread (issue 16) -----------------------------------------------------------------------
+
+
+def spread_placement(
+    constraint: dict[str, Any], alive: list[str], lost: list[str], pods: int
+) -> dict[str, int]:
+    """Pods per alive zone after scheduling ``pods`` replicas one by one under ``constraint``.
+
+    A model of the PodTopologySpread plugin for one zone constraint (Kubernetes docs, "Pod
+    Topology Spread Constraints": skew = pods in the domain + 1 - global minimum; with fewer
+    eligible domains than ``minDomains`` the global minimum is 0; ``nodeTaintsPolicy: Honor``
+    drops nodes whose taints the pod does not tolerate, e.g. a lost zone's NotReady nodes, from
+    the domains). ``DoNotSchedule`` filters zones; ``ScheduleAnyway`` only scores, so the pod
+    goes to the emptiest alive zone. Every zone is assumed to have room (capacity is checked
+    separately, tests/test_terraform.py). Returns {zone: pods}; the sum is what got scheduled.
+    """
+    honor = constraint.get("nodeTaintsPolicy", "Ignore") == "Honor"
+    counts = {zone: 0 for zone in alive + ([] if honor else lost)}
+    max_skew = constraint["maxSkew"]
+    for _ in range(pods):
+        candidates = alive
+        if constraint["whenUnsatisfiable"] == "DoNotSchedule":
+            too_few = len(counts) < constraint.get("minDomains", 1)
+            global_min = 0 if too_few else min(counts.values())
+            candidates = [z for z in alive if counts[z] + 1 - global_min <= max_skew]
+        if not candidates:
+            break
+        counts[min(candidates, key=lambda z: (counts[z], z))] += 1
+    return {zone: counts[zone] for zone in alive}
+
+
+def _zone_constraint(pod_spec: dict[str, Any]) -> dict[str, Any]:
+    (zone,) = [
+        c
+        for c in pod_spec["topologySpreadConstraints"]
+        if c["topologyKey"] == "topology.kubernetes.io/zone"
+    ]
+    return zone
+
+
+def test_zone_spread_keeps_scheduling_with_a_zone_lost(objects, pod_spec):
+    """With one of three zones gone, all HPA-max replicas schedule, spread evenly on the rest."""
+    (hpa,) = [o for o in objects if o["kind"] == "HorizontalPodAutoscaler"]
+    wanted = hpa["spec"]["maxReplicas"]
+    zone = _zone_constraint(pod_spec)
+    placed = spread_placement(zone, ["us-east-1a", "us-east-1b"], ["us-east-1c"], wanted)
+    assert sum(placed.values()) == wanted, placed
+    assert max(placed.values()) - min(placed.values()) <= zone["maxSkew"], placed
+    # All zones up: spread over the three.
+    placed = spread_placement(zone, ["us-east-1a", "us-east-1b", "us-east-1c"], [], wanted)
+    assert max(placed.values()) - min(placed.values()) <= zone["maxSkew"], placed
+
+
+def test_spread_model_shows_the_rejected_settings():
+    """The model reproduces why DoNotSchedule with minDomains 3 (or lost nodes counted) is out."""
+    alive, lost = ["us-east-1a", "us-east-1b"], ["us-east-1c"]
+    hard = {"maxSkew": 1, "whenUnsatisfiable": "DoNotSchedule", "nodeTaintsPolicy": "Honor"}
+    assert sum(spread_placement({**hard, "minDomains": 3}, alive, lost, 10).values()) == 2
+    lingering = {**hard, "nodeTaintsPolicy": "Ignore"}
+    assert sum(spread_placement(lingering, alive, lost, 10).values()) == 2
+    assert sum(spread_placement(hard, alive, lost, 10).values()) == 10
+
+
+# --- AMP remote write values layer (issue 16) -------------------------------------------------
+
+AMP_VALUES = ROOT / "monitoring" / "values-amp.yaml"
+
+
+def _unknown_keys_free_below_empty(ours: Any, defaults: Any, prefix: str = "") -> list[str]:
+    """Paths of ``ours`` missing from ``defaults``; an empty map or a list in the defaults is a
+    free-form value (``externalLabels: {}``, ``remoteWrite: []``) and is not descended into."""
+    if not isinstance(ours, dict):
+        return []
+    unknown = []
+    for key, value in ours.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if not isinstance(defaults, dict) or key not in defaults:
+            unknown.append(path)
+        elif isinstance(defaults[key], dict) and defaults[key]:
+            unknown.extend(_unknown_keys_free_below_empty(value, defaults[key], path))
+    return unknown
+
+
+def test_amp_values_keys_exist_in_the_chart(chart_defaults):
+    """Every key of monitoring/values-amp.yaml is a kube-prometheus-stack 88.5.3 key."""
+    amp = yaml.safe_load(AMP_VALUES.read_text())
+    assert _unknown_keys_free_below_empty(amp, chart_defaults) == []
+    typo = copy.deepcopy(amp)
+    typo["prometheus"]["prometheusSpec"]["remoteWrites"] = typo["prometheus"]["prometheusSpec"]
+    assert _unknown_keys_free_below_empty(typo, chart_defaults) == [
+        "prometheus.prometheusSpec.remoteWrites"
+    ]
+
+
+def test_amp_values_match_terraform_and_the_operator():
+    """Remote write uses SigV4 and the service account Terraform's Pod Identity role trusts."""
+    amp = yaml.safe_load(AMP_VALUES.read_text())
+    spec = amp["prometheus"]["prometheusSpec"]
+    (remote,) = spec["remoteWrite"]
+    assert remote["url"] == "AMP_REMOTE_WRITE_URL"
+    assert set(remote["sigv4"]) == {"region"}, "credentials come from Pod Identity, not the file"
+    # AMP's HA deduplication needs exactly these two labels.
+    assert spec["replicaExternalLabelName"] == "__replica__"
+    assert set(spec["externalLabels"]) == {"cluster"}
+
+    variables = (ROOT / "terraform" / "variables.tf").read_text()
+    block = re.search(r'variable "prometheus_service_account" \{(.*?)\n\}', variables, re.S)
+    assert block, "terraform/variables.tf: prometheus_service_account is missing"
+    default = dict(re.findall(r'(namespace|name)\s*=\s*"([^"]+)"', block.group(1)))
+    assert default == {
+        "namespace": CONFIG.monitoring_namespace,
+        "name": f"{CONFIG.helm_release}-prometheus",
+    }
+    assert amp["prometheus"]["serviceAccount"]["name"] == default["name"]

@@ -23,7 +23,9 @@ import socket
 import subprocess
 from pathlib import Path
 
+import hcl2
 import pytest
+import yaml
 
 from tests.conftest import ROOT, checkov_binary, in_ci, require_binary
 
@@ -350,3 +352,104 @@ def test_no_lock_file_state_or_tfvars_in_git() -> None:
     bad = [path for path in tracked if forbidden.search(path)]
     assert bad == [], f"must not be committed: {bad}"
     assert "terraform/terraform.tfvars.example" in tracked
+
+
+# --- capacity with one node lost (issue 16) ---------------------------------------------------
+
+# ENIs and IPv4 addresses per ENI of the instance types the docs discuss (EC2 User Guide, "IP
+# addresses per network interface per instance type").
+ENI_LIMITS = {
+    "t3.medium": (3, 6),
+    "t3.large": (3, 12),
+    "t3.xlarge": (4, 15),
+    "m5.large": (3, 10),
+    "m6i.large": (3, 10),
+}
+
+# Pods that are not the app or kube-prometheus-stack's HA pair/trio, per the add-on or chart
+# defaults: (count, where the number comes from).
+FIXED_DEPLOYMENT_PODS = {
+    "coredns": (2, "EKS coredns add-on default"),
+    "ebs-csi-controller": (2, "aws-ebs-csi-driver add-on default"),
+    "metrics-server": (2, "EKS metrics-server add-on default"),
+    "cloudwatch-controller-manager": (1, "amazon-cloudwatch-observability operator"),
+    "cluster-autoscaler": (2, "counted as a leader-elected pair (chart default is 1)"),
+    "grafana": (1, "kube-prometheus-stack default"),
+    "prometheus-operator": (1, "kube-prometheus-stack default"),
+    "kube-state-metrics": (1, "kube-prometheus-stack default"),
+}
+
+# One pod per node each: VPC CNI (aws-node), kube-proxy, Pod Identity agent, EBS CSI node,
+# node-exporter, CloudWatch agent, Fluent Bit. Host-network pods count against max pods too.
+DAEMONSETS_PER_NODE = 7
+
+# The monitoring HA replica counts (issue 17); values.yaml may say more, never less.
+HA_FLOOR = {"prometheus": 2, "alertmanager": 3}
+
+
+def max_pods(instance_type: str) -> int:
+    """The kubelet's max pods on an EKS AMI without prefix delegation: ENIs x (IPs - 1) + 2.
+
+    Source: amazon-eks-ami's eni-max-pods.txt formula (one address per ENI is the ENI's own,
+    +2 for the host-network aws-node and kube-proxy). Raises KeyError for an unlisted type.
+    """
+    enis, ips = ENI_LIMITS[instance_type]
+    return enis * (ips - 1) + 2
+
+
+def _hcl_string(value: str) -> str:
+    """python-hcl2 keeps HCL string literals quoted: '"t3.large"' -> 't3.large'."""
+    return json.loads(value) if value.startswith('"') else value
+
+
+def _variable_defaults() -> dict[str, object]:
+    with (TF_DIR / "variables.tf").open() as f:
+        parsed = hcl2.load(f)
+    defaults = {}
+    for block in parsed["variable"]:
+        for name, body in block.items():
+            default = body.get("default")
+            defaults[_hcl_string(name)] = (
+                _hcl_string(default) if isinstance(default, str) else default
+            )
+    return defaults
+
+
+def pods_needed(nodes: int) -> dict[str, int]:
+    """Pods the cluster must hold on ``nodes`` nodes, by name, at HPA max with monitoring HA."""
+    hpa = yaml.safe_load((ROOT / "k8s" / "demo-app-horizontalpodautoscaler.yaml").read_text())
+    values = yaml.safe_load((ROOT / "monitoring" / "values.yaml").read_text())
+    prometheus = values["prometheus"]["prometheusSpec"].get("replicas", 1)
+    alertmanager = values["alertmanager"]["alertmanagerSpec"].get("replicas", 1)
+    pods = {name: count for name, (count, _) in FIXED_DEPLOYMENT_PODS.items()}
+    pods.update(
+        app=hpa["spec"]["maxReplicas"],
+        prometheus=max(prometheus, HA_FLOOR["prometheus"]),
+        alertmanager=max(alertmanager, HA_FLOOR["alertmanager"]),
+        daemonsets=DAEMONSETS_PER_NODE * nodes,
+    )
+    return pods
+
+
+def test_pods_fit_with_one_node_lost() -> None:
+    """At the node minimum, HPA max + monitoring HA + daemonsets fit on the nodes left after one
+    node (at one node per zone: one zone) is lost; docs/eks-terraform.md shows the same sums."""
+    defaults = _variable_defaults()
+    instance_type = defaults["node_instance_type"]
+    nodes = defaults["node_scaling"]["min_size"] - 1
+    assert "ENABLE_PREFIX_DELEGATION" not in (TF_DIR / "addons.tf").read_text(), (
+        "prefix delegation changes max pods: update max_pods()"
+    )
+    needed = pods_needed(nodes)
+    slots = max_pods(instance_type) * nodes
+    assert sum(needed.values()) <= slots, f"{instance_type} x {nodes}: {needed} > {slots} slots"
+    # The numbers the docs quote.
+    docs = (ROOT / "docs" / "eks-terraform.md").read_text()
+    assert f"{sum(needed.values())} pods on {nodes} nodes" in docs
+    assert f"{max_pods(instance_type)} pods per node" in docs
+
+
+def test_capacity_check_fails_for_the_old_node_size() -> None:
+    """t3.medium (17 pods) x 2 nodes cannot hold the same workload: the check can fail."""
+    assert max_pods("t3.medium") == 17 and max_pods("t3.large") == 35
+    assert sum(pods_needed(2).values()) > max_pods("t3.medium") * 2
