@@ -143,8 +143,8 @@ resource "aws_eks_addon" "before_nodes" {
   configuration_values = each.value.configuration_values
 
   # EKS pre-installs vpc-cni, kube-proxy and coredns unmanaged: take them over on create. On
-  # update, PRESERVE keeps a field someone changed in the cluster instead of silently
-  # overwriting it; the update then fails, and shows the conflict, if the change conflicts.
+  # update, PRESERVE keeps a field someone changed in the cluster (an emergency fix, a tuned
+  # value) instead of silently overwriting it.
   resolve_conflicts_on_create = "OVERWRITE"
   resolve_conflicts_on_update = "PRESERVE"
 }
