@@ -42,7 +42,7 @@ locals {
     vpc-cni = {
       # Network policy enforcement (the eBPF node agent), so the NetworkPolicy in k8s/ takes
       # effect; without it the VPC CNI accepts NetworkPolicy objects and ignores them. No prefix
-      # delegation: the instance type gives the pod slots (docs/eks-terraform.md, "Capacity").
+      # delegation: the instance type gives the pod slots (docs/eks-terraform.md, "Zones and capacity").
       configuration_values = jsonencode({ enableNetworkPolicy = "true" })
     }
     kube-proxy = {

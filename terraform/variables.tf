@@ -132,7 +132,7 @@ variable "node_scaling" {
     max_size     = number
   })
   # 3 zones x 1 node, up to 2 per zone: with one node (or zone) lost, the other two hold HPA
-  # max plus the monitoring stack (docs/eks-terraform.md, "Capacity").
+  # max plus the monitoring stack (docs/eks-terraform.md, "Zones and capacity").
   default = {
     min_size     = 3
     desired_size = 3
@@ -148,7 +148,7 @@ variable "node_scaling" {
 }
 
 variable "node_instance_type" {
-  description = "EC2 instance type of the nodes (x86_64; the AMI type is AL2023_x86_64_STANDARD). t3.large: 35 pods per node (3 ENIs x 12 addresses, VPC CNI without prefix delegation) and 8 GiB; t3.medium's 17 pods do not hold the workload on two nodes (docs/eks-terraform.md, \"Capacity\")."
+  description = "EC2 instance type of the nodes (x86_64; the AMI type is AL2023_x86_64_STANDARD). t3.large: 35 pods per node (3 ENIs x 12 addresses, VPC CNI without prefix delegation) and 8 GiB; t3.medium's 17 pods do not hold the workload on two nodes (docs/eks-terraform.md, \"Zones and capacity\")."
   type        = string
   default     = "t3.large"
 

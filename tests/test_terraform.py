@@ -387,6 +387,15 @@ DAEMONSETS_PER_NODE = 7
 HA_FLOOR = {"prometheus": 2, "alertmanager": 3}
 
 
+# Memory of the same instance types, MiB (EC2 instance type specifications).
+MEMORY_MIB = {"t3.medium": 4096, "t3.large": 8192, "t3.xlarge": 16384, "m5.large": 8192}
+# Estimated requests of the pods this repository does not size itself (kube-prometheus-stack
+# leaves Alertmanager, Grafana, the operator and kube-state-metrics unset; the EKS add-ons' own
+# defaults): a generous 200 MiB each, plus 100 MiB per DaemonSet pod.
+ESTIMATED_REQUEST_MIB = 200
+ESTIMATED_DAEMONSET_MIB = 100
+
+
 def max_pods(instance_type: str) -> int:
     """The kubelet's max pods on an EKS AMI without prefix delegation: ENIs x (IPs - 1) + 2.
 
@@ -395,6 +404,19 @@ def max_pods(instance_type: str) -> int:
     """
     enis, ips = ENI_LIMITS[instance_type]
     return enis * (ips - 1) + 2
+
+
+def allocatable_mib(instance_type: str) -> int:
+    """Memory the kubelet offers pods on an AL2023 EKS node, MiB: capacity minus kube-reserved
+    (255 MiB + 11 MiB per possible pod, the EKS AMI's formula) minus the 100 MiB hard eviction
+    threshold. Raises KeyError for an unlisted type."""
+    return MEMORY_MIB[instance_type] - (255 + 11 * max_pods(instance_type)) - 100
+
+
+def _mib(quantity: str) -> float:
+    """A Kubernetes memory quantity in Mi or Gi as MiB ("112Mi" -> 112, "1Gi" -> 1024)."""
+    number, unit = re.fullmatch(r"(\d+(?:\.\d+)?)(Mi|Gi)", quantity).groups()
+    return float(number) * (1024 if unit == "Gi" else 1)
 
 
 def _hcl_string(value: str) -> str:
@@ -453,3 +475,34 @@ def test_capacity_check_fails_for_the_old_node_size() -> None:
     """t3.medium (17 pods) x 2 nodes cannot hold the same workload: the check can fail."""
     assert max_pods("t3.medium") == 17 and max_pods("t3.large") == 35
     assert sum(pods_needed(2).values()) > max_pods("t3.medium") * 2
+
+
+def test_memory_requests_fit_with_one_node_lost() -> None:
+    """The memory requests (set ones read from the files, the rest estimated) fit in the
+    allocatable memory of the nodes left after one is lost."""
+    defaults = _variable_defaults()
+    instance_type = defaults["node_instance_type"]
+    nodes = defaults["node_scaling"]["min_size"] - 1
+    pods = pods_needed(nodes)
+    deployment = yaml.safe_load((ROOT / "k8s" / "demo-app-deployment.yaml").read_text())
+    (app,) = deployment["spec"]["template"]["spec"]["containers"]
+    values = yaml.safe_load((ROOT / "monitoring" / "values.yaml").read_text())
+    prometheus = values["prometheus"]["prometheusSpec"]["resources"]["requests"]["memory"]
+    with (TF_DIR / "addons.tf").open() as f:
+        (metrics_server,) = [
+            block["metrics_server_configuration"]
+            for block in hcl2.load(f)["locals"]
+            if "metrics_server_configuration" in block
+        ]
+    requests = {
+        "app": pods.pop("app") * _mib(app["resources"]["requests"]["memory"]),
+        "prometheus": pods.pop("prometheus") * _mib(prometheus),
+        "metrics-server": pods.pop("metrics-server")
+        * _mib(_hcl_string(metrics_server["resources"]["requests"]["memory"])),
+        "daemonsets": pods.pop("daemonsets") * ESTIMATED_DAEMONSET_MIB,
+        "others (estimated)": sum(pods.values()) * ESTIMATED_REQUEST_MIB,
+    }
+    available = allocatable_mib(instance_type) * nodes
+    assert sum(requests.values()) <= available, f"{requests} > {available} MiB"
+    # The old size fails the same sum: the check can fail.
+    assert sum(requests.values()) > allocatable_mib("t3.medium") * nodes
