@@ -470,6 +470,23 @@ def inhibit_rules(config: MonitoringConfig) -> list[dict]:
     return rules
 
 
+def chart_alerts_table(config: MonitoringConfig = CONFIG) -> str:
+    """``CHART_ALERTS`` as the Markdown table of docs/notifications.md (a test keeps the page
+    equal to it)."""
+    prefix = alert_prefix(config)
+    lines = [
+        "| chart alert (severity) | in the app's namespace | why |",
+        "|---|---|---|",
+    ]
+    for a in CHART_ALERTS:
+        where = f"`{a.receiver}`"
+        if a.duplicate_of:
+            equal = ", ".join(f"`{label}`" for label in a.equal)
+            where = f"inhibited while `{prefix}{a.duplicate_of}` fires (same {equal}), else {where}"
+        lines.append(f"| `{a.alertname}` ({a.severity}) | {where} | {a.why} |")
+    return "\n".join(lines) + "\n"
+
+
 def template_files() -> dict[str, str]:
     """The notification templates: file name -> text, sorted by name.
 
@@ -608,8 +625,21 @@ def render_values(config: MonitoringConfig = CONFIG) -> str:
     return yamlfile.dump(values_layer(config), header=header)
 
 
-def main() -> int:
-    """Print the rendered configuration (``python -m alerts.alertmanager``)."""
+def main(argv: list[str] | None = None) -> int:
+    """Print the rendered configuration (``python -m alerts.alertmanager``).
+
+    ``--amtool-025`` prints what amtool 0.25 can check instead: ``amtool_025_view`` of it,
+    loading the repository's template files (``make alerts-test`` pipes it into
+    ``amtool check-config``).
+    """
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--amtool-025"]:
+        view = amtool_025_view(alertmanager_config(templates=local_templates()))
+        sys.stdout.write(yamlfile.dump(view))
+        return 0
+    if args:
+        print("usage: python -m alerts.alertmanager [--amtool-025]", file=sys.stderr)
+        return 2
     sys.stdout.write(render())
     return 0
 

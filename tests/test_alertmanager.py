@@ -417,3 +417,19 @@ def test_receivers_must_be_complete():
 def test_webhook_receivers_reject_a_non_http_url():
     with pytest.raises(ValueError, match="must start with http"):
         alertmanager.webhook_receivers("localhost:9099")
+
+
+def test_docs_table_of_chart_alerts_is_current():
+    """docs/notifications.md shows exactly ``chart_alerts_table()``."""
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "notifications.md").read_text()
+    assert alertmanager.chart_alerts_table(CONFIG) in docs
+
+
+def test_main_prints_the_025_view_or_refuses_unknown_arguments(capsys):
+    assert alertmanager.main(["--amtool-025"]) == 0
+    view = yaml.safe_load(capsys.readouterr().out)
+    webhooks = [w for r in view["receivers"] for w in r.get("webhook_configs", [])]
+    assert webhooks
+    assert all("url_file" not in w for w in webhooks)
+    assert view["templates"] == list(alertmanager.local_templates())
+    assert alertmanager.main(["--bogus"]) == 2

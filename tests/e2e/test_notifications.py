@@ -246,7 +246,7 @@ def test_warning_goes_to_slack_and_email_then_resolves(pipeline):
     (slack,) = _slack_for(http, name, "firing")
     assert slack["title"] == f"[FIRING:1] WARNING {name} in {CONFIG.namespace}"
     assert slack["color"] == "warning"
-    assert "*Labels:* `job=demo-app namespace=demo-app severity=warning `" in slack["text"]
+    assert "*Labels:* `job=demo-app namespace=demo-app severity=warning`" in slack["text"]
 
     message = _email_for(smtp, name, "firing")
     assert message["Subject"] == f"[FIRING:1] WARNING {name} in {CONFIG.namespace}"
