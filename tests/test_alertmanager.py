@@ -433,3 +433,17 @@ def test_main_prints_the_025_view_or_refuses_unknown_arguments(capsys):
     assert all("url_file" not in w for w in webhooks)
     assert view["templates"] == list(alertmanager.local_templates())
     assert alertmanager.main(["--bogus"]) == 2
+
+
+def test_the_issues_duplicates_are_inhibited_by_the_app_alerts():
+    """The pairs named in issue 14: the app's alert replaces the chart's in its namespace."""
+    prefix = alert_prefix(CONFIG)
+    inhibited = {
+        (r["target_matchers"][0], r["source_matchers"][0])
+        for r in alertmanager.inhibit_rules(CONFIG)[1:]
+    }
+    assert ('alertname="KubeHpaMaxedOut"', f'alertname="{prefix}HpaSaturated"') in inhibited
+    assert (
+        'alertname="KubePodCrashLooping"',
+        f'alertname="{prefix}RestartingRepeatedly"',
+    ) in inhibited

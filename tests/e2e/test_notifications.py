@@ -85,7 +85,7 @@ def posted_alert(alertname: str, severity: str, *, resolved: bool = False) -> di
         },
         "annotations": {
             "summary": f"{alertname} summary text",
-            "description": f"{alertname} description text with 5.1% as its value",
+            "description": f"{alertname} description text with 5.1% as its value (< 1 & > 0)",
             **rule_annotations(alertname, severity),
         },
         "startsAt": (now - timedelta(minutes=10)).isoformat(),
@@ -221,6 +221,7 @@ def test_critical_pages_pagerduty_and_slack_then_resolves(pipeline):
     assert slack["color"] == "danger"
     assert f"*{name} summary text*" in slack["text"]
     assert f"{name} description text with 5.1%" in slack["text"]
+    assert "(&lt; 1 &amp; &gt; 0)" in slack["text"]  # Slack markup characters escaped
     assert f"<{expected['runbook_url']}|Runbook>" in slack["text"]
     assert f"<{expected['dashboard_url']}|Dashboard>" in slack["text"]
     assert_links_absolute([*slack_links(slack["text"]), slack["title_link"]], "Slack page")
