@@ -173,8 +173,8 @@ class ChartAlert:
 CHART_ALERTS = (
     ChartAlert(
         "KubePodCrashLooping", "warning", TICKET,
-        "restarts of the app's pods are DemoAppRestartingRepeatedly's; the chart's stays for "
-        "pods it does not see", "RestartingRepeatedly", ("namespace", "pod"),
+        "DemoAppRestartingRepeatedly reports the app's restarting pods (uptime resets)",
+        "RestartingRepeatedly", ("namespace", "pod"),
     ),
     ChartAlert(
         "KubePodNotReady", "warning", TICKET,
