@@ -194,5 +194,6 @@ alerts: venv ## Regenerate the rules, PrometheusRule, promtool tests, Alertmanag
 alerts-test: venv ## promtool check/test the rules, amtool-check the routing (+ the pytest checks)
 	promtool check rules alerts/generated/*.rules.yaml
 	promtool test rules alerts/tests/*.test.yaml
-	amtool check-config monitoring/alertmanager.yaml
+	# The committed file's webhook url_file is Alertmanager >= 0.26: amtool 0.25 checks the rest.
+	$(PY) -m alerts.alertmanager --amtool-025 | amtool check-config
 	$(PY) -m pytest tests/test_alerts.py tests/test_alertmanager.py

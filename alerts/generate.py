@@ -53,18 +53,34 @@ def _check_rule(rule: dict, group_name: str) -> None:
         raise RuleError(f"{where}: missing annotations {sorted(missing)}")
 
 
+DASHBOARD_OF_AREA = {"slo": "slo"}
+"""Rule area (module name) -> the dashboard (``config.dashboard_uids`` key) its alerts link to;
+every other area links to ``overview``."""
+
+
+def dashboard_url(config: MonitoringConfig, area: str) -> str:
+    """Absolute URL of the Grafana dashboard the alerts of ``area`` link to (issue 14)."""
+    uid = config.dashboard_uids[DASHBOARD_OF_AREA.get(area, "overview")]
+    return config.external_urls.dashboard(uid)
+
+
 def build_rule_groups(config: MonitoringConfig = CONFIG) -> list[dict]:
     """Every rule group for ``config``, as the dicts a rules file's ``groups:`` holds.
 
     Adds ``runbook_url`` (``config.runbook_base_url#<alertname lowercased>``) to every alert in
-    one pass, as kubernetes-mixin does.
+    one pass, as kubernetes-mixin does, and ``dashboard_url`` (``dashboard_url(config, area)``),
+    the links every notification carries (monitoring/alertmanager-templates/).
 
     Raises:
         ValueError: the config is inconsistent (``MonitoringConfig.validate``), or a rule lacks a
             severity or annotation (``RuleError``), or two groups share a name.
     """
     config.validate()
-    groups = [g for area in AREAS for g in area.groups(config)]
+    groups, dashboards = [], {}
+    for area in AREAS:
+        for g in area.groups(config):
+            groups.append(g)
+            dashboards[g["name"]] = dashboard_url(config, area.__name__.rsplit(".", 1)[-1])
     names = [g["name"] for g in groups]
     if len(set(names)) != len(names):
         raise RuleError(f"duplicate rule group names: {names}")
@@ -72,6 +88,7 @@ def build_rule_groups(config: MonitoringConfig = CONFIG) -> list[dict]:
         for rule in g["rules"]:
             if "alert" in rule:
                 rule["annotations"]["runbook_url"] = runbook_url(config, rule["alert"])
+                rule["annotations"]["dashboard_url"] = dashboards[g["name"]]
             _check_rule(rule, g["name"])
     return groups
 

@@ -15,6 +15,7 @@ Every address is 127.0.0.1.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 from collections.abc import Mapping
@@ -28,7 +29,7 @@ from alerts import alertmanager
 from app.settings import Settings
 from dashboards.generate import DashboardError, dashboard_files
 from local import traffic
-from monitoring.config import MonitoringConfig
+from monitoring.config import ExternalUrls, MonitoringConfig
 
 HOST = "127.0.0.1"
 EVALUATION_INTERVAL = "5s"
@@ -161,7 +162,25 @@ def alertmanager_local_config(
     A notification for receiver ``r`` arrives at ``http://127.0.0.1:<webhook>/r``.
     """
     receivers = alertmanager.webhook_receivers(f"http://{HOST}:{ports.webhook}")
-    return alertmanager.alertmanager_config(config, receivers, timing)
+    return alertmanager.alertmanager_config(
+        config, receivers, timing, templates=alertmanager.local_templates()
+    )
+
+
+def local_external_urls(ports: Ports) -> ExternalUrls:
+    """The local stack's ``config.external_urls``: its components at ``http://127.0.0.1:<port>``."""
+    return ExternalUrls(
+        prometheus=f"http://{HOST}:{ports.prometheus}",
+        alertmanager=f"http://{HOST}:{ports.alertmanager}",
+        grafana=f"http://{HOST}:{ports.grafana}",
+    )
+
+
+def with_local_urls(config: MonitoringConfig, ports: Ports) -> MonitoringConfig:
+    """``config`` with ``external_urls`` set to the local ports, so that the rules' dashboard
+    links, Prometheus' and Alertmanager's ``--web.external-url`` and Grafana's root URL all point
+    at this machine."""
+    return dataclasses.replace(config, external_urls=local_external_urls(ports))
 
 
 def grafana_datasources(config: MonitoringConfig, ports: Ports) -> dict:

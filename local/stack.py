@@ -84,6 +84,7 @@ from local.setup import (
     grafana_datasources,
     local_pod_name,
     prometheus_config,
+    with_local_urls,
     write_yaml,
 )
 from monitoring.config import MonitoringConfig, local_config
@@ -133,6 +134,8 @@ class LocalStack:
     binaries: Binaries = field(default_factory=Binaries.find)
 
     def __post_init__(self) -> None:
+        # Every link (rules' dashboard_url, --web.external-url, Grafana's root URL) is local.
+        self.config = with_local_urls(self.config, self.ports)
         self.state_dir: Path | None = None
         self.children: dict[str, Child] = {}
         self.webhook: WebhookReceiver | None = None
@@ -261,7 +264,7 @@ class LocalStack:
                     f"--storage.path={state / 'alertmanager'}",
                     f"--web.listen-address={HOST}:{self.ports.alertmanager}",
                     # Links in notifications point here, not at this machine's host name.
-                    f"--web.external-url={self.url('alertmanager')}",
+                    f"--web.external-url={self.config.external_urls.alertmanager}",
                     "--cluster.listen-address=",  # empty: no gossip, a single local instance
                 ],
             )
@@ -273,7 +276,7 @@ class LocalStack:
                     f"--config.file={prom_yml}",
                     f"--storage.tsdb.path={state / 'prometheus'}",
                     f"--web.listen-address={HOST}:{self.ports.prometheus}",
-                    f"--web.external-url={self.url('prometheus')}",
+                    f"--web.external-url={self.config.external_urls.prometheus}",
                 ],
             )
         if grafana_cmd:
@@ -312,6 +315,8 @@ class LocalStack:
                 "GF_PATHS_PROVISIONING": str(provisioning),
                 "GF_SERVER_HTTP_ADDR": HOST,
                 "GF_SERVER_HTTP_PORT": str(self.ports.grafana),
+                # Links Grafana builds (and the alerts' dashboard_url) use the same root.
+                "GF_SERVER_ROOT_URL": self.config.external_urls.grafana,
                 # Local and bound to 127.0.0.1: anyone on this machine may look, not edit.
                 "GF_AUTH_ANONYMOUS_ENABLED": "true",
                 "GF_AUTH_ANONYMOUS_ORG_ROLE": "Viewer",

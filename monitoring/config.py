@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import sys
+import urllib.parse
 from dataclasses import dataclass, field
 
 from app import metric_names
@@ -184,6 +185,23 @@ class MonitoringConfig:
     grafana_dashboard_label_value: str = "1"
     dashboard_folder_annotation: str = "grafana_folder"
 
+    # --- notifications (issue 14) ------------------------------------------------------------
+    # Where people reach Prometheus, Alertmanager and Grafana (an ingress, a port-forward): the
+    # one value behind Prometheus' and Alertmanager's externalUrl, Grafana's root_url and every
+    # link in a notification (docs/notifications.md). The default is a placeholder (example.com);
+    # the local stack uses its 127.0.0.1 ports.
+    external_urls: ExternalUrls = field(default_factory=lambda: ExternalUrls())
+    # The dead man's switch: "webhook" (a vendor-neutral heartbeat URL such as healthchecks.io or
+    # Dead Man's Snitch, read from the receivers' Secret) or "opsgenie" (Opsgenie heartbeat API,
+    # until Opsgenie ends on 2027-04-05). alerts.alertmanager.HEARTBEAT_RECEIVERS lists them.
+    heartbeat_receiver: str = "webhook"
+    # Tickets also go by email (e.g. to a ticket system's intake address). The SMTP password is
+    # the receivers' Secret key ``smtp-password``; an empty username sends without SMTP AUTH.
+    notification_email_to: str = "demo-app-tickets@example.com"
+    notification_email_from: str = "alertmanager@example.com"
+    smtp_smarthost: str = "smtp.example.com:587"
+    smtp_auth_username: str = "alertmanager"
+
     # --- derived -----------------------------------------------------------------------------
     @property
     def selector(self) -> str:
@@ -346,6 +364,50 @@ def slo_error_ratio_record(window: str) -> str:
     ``slo:sli_error:ratio_rate5m{slo="availability"}`` (the naming of Sloth and Pyrra).
     """
     return f"slo:sli_error:ratio_rate{window}"
+
+
+# Defined before CONFIG, whose construction needs it.
+# --- notifications (issue 14) ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class ExternalUrls:
+    """The URLs people reach the monitoring UIs at: absolute ``http(s)://host[:port][/path]``
+    without a trailing slash, query or fragment.
+
+    Prometheus builds each alert's "source" link (``generatorURL``) from ``prometheus``,
+    Alertmanager its silence and alert links from ``alertmanager``; Grafana's ``root_url`` is
+    ``grafana`` and dashboard links are ``<grafana>/d/<uid>``.
+
+    Raises:
+        ValueError: naming every URL that is not of that form.
+    """
+
+    prometheus: str = "https://prometheus.example.com"
+    alertmanager: str = "https://alertmanager.example.com"
+    grafana: str = "https://grafana.example.com"
+
+    def __post_init__(self) -> None:
+        problems = []
+        for name in ("prometheus", "alertmanager", "grafana"):
+            url = getattr(self, name)
+            parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
+            if (
+                parts is None
+                or parts.scheme not in ("http", "https")
+                or not parts.netloc
+                or parts.query
+                or parts.fragment
+                or url.endswith("/")
+            ):
+                problems.append(
+                    f"external_urls.{name}: {url!r} is not an absolute http(s) URL without a "
+                    "trailing slash, query or fragment (e.g. https://grafana.example.com)"
+                )
+        if problems:
+            raise ValueError("invalid external URLs:\n  " + "\n  ".join(problems))
+
+    def dashboard(self, uid: str) -> str:
+        """Absolute URL of the Grafana dashboard ``uid``: ``<grafana>/d/<uid>``."""
+        return f"{self.grafana}/d/{uid}"
 
 
 CONFIG = MonitoringConfig()

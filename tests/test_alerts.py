@@ -198,11 +198,16 @@ def test_every_alert_rule_has_a_firing_and_a_non_firing_case():
 
 
 def test_firing_cases_state_every_annotation():
-    """Every expected alert lists summary, description and runbook_url (exact texts)."""
+    """Every expected alert lists summary, description, runbook_url and dashboard_url (exact)."""
     for test in promtool_tests():
         for check in test.get("alert_rule_test", []):
             for expected in check["exp_alerts"]:
-                assert set(expected["exp_annotations"]) == {"summary", "description", "runbook_url"}
+                assert set(expected["exp_annotations"]) == {
+                    "summary",
+                    "description",
+                    "runbook_url",
+                    "dashboard_url",
+                }
                 assert "severity" in expected["exp_labels"]
 
 

@@ -25,6 +25,7 @@ from local.setup import (
     grafana_datasources,
     local_pod_name,
     prometheus_config,
+    with_local_urls,
 )
 from local.stack import LocalStack
 from monitoring import kubernetes_series
@@ -162,3 +163,22 @@ def test_webhook_prints_each_notification_as_one_json_line():
     assert got == {"path": "/pager", **payload}
     lines = out.getvalue().splitlines()
     assert [json.loads(line) for line in lines] == [got]
+
+
+def test_local_stack_links_point_at_its_own_ports():
+    """The stack's config carries the 127.0.0.1 URLs of its ports (issue 14): Prometheus' and
+    Alertmanager's --web.external-url, Grafana's root URL and the rules' dashboard_url."""
+    stack = LocalStack(config=local_config(), ports=PORTS, binaries=NO_BINARIES)
+    urls = stack.config.external_urls
+    assert (urls.prometheus, urls.alertmanager, urls.grafana) == (
+        "http://127.0.0.1:19090",
+        "http://127.0.0.1:19093",
+        "http://127.0.0.1:13000",
+    )
+    assert with_local_urls(CONFIG, PORTS).external_urls == urls
+    assert CONFIG.external_urls.grafana.startswith("https://")  # the placeholder stays
+
+
+def test_local_alertmanager_loads_the_repository_templates():
+    local = alertmanager_local_config(local_config(), PORTS)
+    assert local["templates"] == [str(alertmanager.TEMPLATES_DIR / "*.tmpl")]

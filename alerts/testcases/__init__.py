@@ -129,12 +129,27 @@ class TestFile:
 
 def render_all(config: MonitoringConfig, rules_file: Path, tests_dir: Path) -> dict[str, str]:
     """Every test file: ``<area>.test.yaml`` -> YAML text. Areas without tests are skipped."""
+    from alerts.generate import build_rule_groups
     from alerts.testcases import availability, hpa, red, resources, slo
 
+    # Every alert links to its area's dashboard (alerts.generate.dashboard_url, tested on its own
+    # in tests/test_alertmanager.py): promtool compares all annotations, so each case expects it.
+    dashboards = {
+        rule["alert"]: rule["annotations"]["dashboard_url"]
+        for g in build_rule_groups(config)
+        for rule in g["rules"]
+        if "alert" in rule
+    }
     files = {}
     for module in (availability, resources, hpa, red, slo):
         for test_file in module.build(config):
             if test_file.tests:
+                for test in test_file.tests:
+                    for check in test.get("alert_rule_test", []):
+                        for expected in check["exp_alerts"]:
+                            expected["exp_annotations"]["dashboard_url"] = dashboards[
+                                check["alertname"]
+                            ]
                 content = test_file.content(rules_file, tests_dir)
                 files[f"{test_file.name}.test.yaml"] = yamlfile.dump(content, header=HEADER)
     return files
