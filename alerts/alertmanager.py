@@ -42,6 +42,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from alerts import monitoring_stack
 from monitoring import yamlfile
 from monitoring.config import CONFIG, MonitoringConfig
 
@@ -155,6 +156,34 @@ def webhook_receivers(base_url: str) -> dict[str, dict]:
     }
 
 
+def monitoring_stack_inhibitions() -> list[dict]:
+    """One ticket per monitoring replica failure (alerts/monitoring_stack.py, issue 17).
+
+    While PrometheusReplicaDown or AlertmanagerReplicaDown fires, the chart's generic alerts about
+    the same replicas are inhibited: TargetDown for the same job, KubeStatefulSetReplicasMismatch
+    for the same StatefulSet. AlertmanagerClusterDown (half the mesh down, a page) inhibits the
+    AlertmanagerReplicaDown ticket in its namespace.
+    """
+    replica_alerts = "|".join(monitoring_stack.REPLICA_ALERTS)
+    return [
+        {
+            "source_matchers": [f'alertname=~"{replica_alerts}"'],
+            "target_matchers": ['alertname="TargetDown"'],
+            "equal": ["namespace", "job"],
+        },
+        {
+            "source_matchers": [f'alertname=~"{replica_alerts}"'],
+            "target_matchers": ['alertname="KubeStatefulSetReplicasMismatch"'],
+            "equal": ["namespace", "statefulset"],
+        },
+        {
+            "source_matchers": ['alertname="AlertmanagerClusterDown"'],
+            "target_matchers": ['alertname="AlertmanagerReplicaDown"'],
+            "equal": ["namespace"],
+        },
+    ]
+
+
 def _route(receiver: str, *matchers: str, **timing: str) -> dict:
     return {"receiver": receiver, "matchers": list(matchers), **timing}
 
@@ -206,7 +235,8 @@ def alertmanager_config(
                 "source_matchers": ['severity="critical"'],
                 "target_matchers": ['severity="warning"'],
                 "equal": list(GROUP_BY),
-            }
+            },
+            *monitoring_stack_inhibitions(),
         ],
         "receivers": [{"name": name, **bodies[name]} for name in RECEIVERS],
     }

@@ -129,10 +129,10 @@ class TestFile:
 
 def render_all(config: MonitoringConfig, rules_file: Path, tests_dir: Path) -> dict[str, str]:
     """Every test file: ``<area>.test.yaml`` -> YAML text. Areas without tests are skipped."""
-    from alerts.testcases import availability, hpa, red, resources, slo
+    from alerts.testcases import availability, hpa, monitoring_stack, red, resources, slo
 
     files = {}
-    for module in (availability, resources, hpa, red, slo):
+    for module in (availability, resources, hpa, red, slo, monitoring_stack):
         for test_file in module.build(config):
             if test_file.tests:
                 content = test_file.content(rules_file, tests_dir)
