@@ -21,7 +21,9 @@ anything else               ``ticket`` (the root)  an alert without a known seve
 ==========================  =====================  ==============================================
 
 A warning is inhibited while a critical alert with the same ``alertname`` and ``namespace``
-fires (the SLO burn alerts share one name for page and ticket).
+fires (the SLO burn alerts share one name for page and ticket). The monitoring stack's replica
+tickets inhibit the chart's generic alerts about the same replicas
+(``monitoring_stack_inhibitions``).
 
 Credentials are never in the file: every secret is read by Alertmanager from a file of the
 Kubernetes Secret ``config.alertmanager_secret_name``, which kube-prometheus-stack mounts when it
