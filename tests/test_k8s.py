@@ -85,6 +85,8 @@ EXPECTED_KINDS = {
     "PodDisruptionBudget",
     "NetworkPolicy",
     "ServiceMonitor",
+    "Role",  # Grafana's dashboard sidecar reads the dashboard ConfigMaps (issue 17)
+    "RoleBinding",
 }
 
 
