@@ -109,6 +109,9 @@ GRAFANA_ADMIN_SECRET = $(shell $(PY) -c "import yaml; print(yaml.safe_load(open(
 ALERTMANAGER_SECRETS = $(shell $(PY) -c "import yaml; print(*yaml.safe_load(open('monitoring/values.yaml'))['alertmanager']['alertmanagerSpec']['secrets'])")
 # The Alertmanager routing (alerts issue), layered over values.yaml's placeholder.
 ALERTMANAGER_VALUES := monitoring/alertmanager-values.yaml
+# PriorityClasses and Grafana's ConfigMap Role in the monitoring namespace, before the charts.
+MONITORING_PREREQUISITES := monitoring/prerequisites
+CLUSTER_AUTOSCALER_VALUES := monitoring/cluster-autoscaler-values.yaml
 
 require-image:
 	@test -n "$(IMAGE)" || { echo "IMAGE is not set: make $(MAKECMDGOALS) IMAGE=\$$(terraform -chdir=terraform output -raw ecr_repository_url)" >&2; exit 2; }
@@ -149,6 +152,7 @@ monitoring: venv ## Install kube-prometheus-stack $(CHART_VERSION) and Cluster A
 		echo "create Secret $(MONITORING_NAMESPACE)/$$secret first (docs/kubernetes.md)" >&2; \
 		exit 2; }; done
 	kubectl apply --server-side -f monitoring/storageclass-gp3.yaml
+	kubectl apply --server-side -k $(MONITORING_PREREQUISITES)
 	helm repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update
 	helm repo add autoscaler https://kubernetes.github.io/autoscaler --force-update
 	helm upgrade --install $(HELM_RELEASE) prometheus-community/kube-prometheus-stack \
@@ -160,9 +164,9 @@ monitoring: venv ## Install kube-prometheus-stack $(CHART_VERSION) and Cluster A
 	case "$$ca" in "$$k8s".*) ;; *) echo "Cluster Autoscaler $$ca does not match Kubernetes $$k8s: set CLUSTER_AUTOSCALER_CHART_VERSION" >&2; exit 1;; esac
 	helm upgrade --install cluster-autoscaler autoscaler/cluster-autoscaler \
 		--version $(CLUSTER_AUTOSCALER_CHART_VERSION) --namespace $(CLUSTER_AUTOSCALER_NAMESPACE) \
+		--values $(CLUSTER_AUTOSCALER_VALUES) \
 		--set autoDiscovery.clusterName=$(CLUSTER_NAME) --set awsRegion=$(AWS_REGION) \
-		--set rbac.serviceAccount.name=$(CLUSTER_AUTOSCALER_NAME) \
-		--set extraArgs.balance-similar-node-groups=true --wait
+		--set rbac.serviceAccount.name=$(CLUSTER_AUTOSCALER_NAME) --wait
 	@# metrics-server (the HPA's source) is an EKS add-on in terraform/; on another cluster:
 	@kubectl get apiservice v1beta1.metrics.k8s.io >/dev/null 2>&1 || \
 		echo "metrics-server missing: the HPA cannot scale. Install it: helm upgrade --install metrics-server metrics-server --repo https://kubernetes-sigs.github.io/metrics-server/ --namespace kube-system" >&2

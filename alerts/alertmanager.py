@@ -31,6 +31,8 @@ Inhibition: a warning is inhibited while a critical alert with the same ``alertn
 ``namespace`` fires (the SLO burn alerts share one name for page and ticket); and a chart alert
 that duplicates an app alert (``CHART_ALERTS``, e.g. KubeHpaMaxedOut and DemoAppHpaSaturated) is
 inhibited in the app's namespace while the app alert fires; elsewhere the chart's alert stays.
+The monitoring stack's replica tickets inhibit the chart's generic alerts about the same
+replicas (``monitoring_stack_inhibitions``).
 
 Credentials are never in the file: every secret is read by Alertmanager from a file of the
 Kubernetes Secret ``config.alertmanager_secret_name``, which kube-prometheus-stack mounts when it
@@ -55,6 +57,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from alerts import monitoring_stack
 from alerts.common import alert_prefix
 from monitoring import yamlfile
 from monitoring.config import CONFIG, MonitoringConfig
@@ -422,6 +425,34 @@ def webhook_receivers(base_url: str) -> dict[str, dict]:
     }
 
 
+def monitoring_stack_inhibitions() -> list[dict]:
+    """One ticket per monitoring replica failure (alerts/monitoring_stack.py, issue 17).
+
+    While PrometheusReplicaDown or AlertmanagerReplicaDown fires, the chart's generic alerts about
+    the same replicas are inhibited: TargetDown for the same job, KubeStatefulSetReplicasMismatch
+    for the same StatefulSet. AlertmanagerClusterDown (half the mesh down, a page) inhibits the
+    AlertmanagerReplicaDown ticket in its namespace.
+    """
+    replica_alerts = "|".join(monitoring_stack.REPLICA_ALERTS)
+    return [
+        {
+            "source_matchers": [f'alertname=~"{replica_alerts}"'],
+            "target_matchers": ['alertname="TargetDown"'],
+            "equal": ["namespace", "job"],
+        },
+        {
+            "source_matchers": [f'alertname=~"{replica_alerts}"'],
+            "target_matchers": ['alertname="KubeStatefulSetReplicasMismatch"'],
+            "equal": ["namespace", "statefulset"],
+        },
+        {
+            "source_matchers": ['alertname="AlertmanagerClusterDown"'],
+            "target_matchers": ['alertname="AlertmanagerReplicaDown"'],
+            "equal": ["namespace"],
+        },
+    ]
+
+
 def _route(receiver: str, *matchers: str, **timing: str) -> dict:
     return {"receiver": receiver, "matchers": list(matchers), **timing}
 
@@ -545,7 +576,7 @@ def alertmanager_config(
                 _route(NULL, 'severity="info"'),
             ],
         },
-        "inhibit_rules": inhibit_rules(config),
+        "inhibit_rules": [*inhibit_rules(config), *monitoring_stack_inhibitions()],
         "receivers": [{"name": name, **copy.deepcopy(bodies[name])} for name in RECEIVERS],
         "templates": list(templates),
     }

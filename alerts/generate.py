@@ -21,13 +21,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from alerts import alertmanager, availability, hpa, red, resources, slo
+from alerts import alertmanager, availability, hpa, monitoring_stack, red, resources, slo
 from alerts.common import SEVERITIES, runbook_url
 from monitoring import yamlfile
 from monitoring.config import CONFIG, MonitoringConfig
 
 ROOT = Path(__file__).resolve().parent.parent
-AREAS = (availability, resources, hpa, red, slo)
+AREAS = (availability, resources, hpa, red, slo, monitoring_stack)
 """Rule areas in output order; each module has ``groups(config) -> list[dict]``."""
 
 HEADER = (

@@ -201,6 +201,28 @@ class MonitoringConfig:
     notification_email_from: str = "alertmanager@example.com"
     smtp_smarthost: str = "smtp.example.com:587"
     smtp_auth_username: str = "alertmanager"
+    # --- monitoring stack: priority, HA, least privilege (issue 17) ---------------------------
+    # PriorityClasses (monitoring/prerequisites/): the monitoring stack above the app, the app
+    # above batch work, so node pressure evicts batch first and monitoring last.
+    monitoring_priority_class: str = "monitoring"
+    app_priority_class: str = "service"
+    batch_priority_class: str = "batch"
+    # Replicas (monitoring/values.yaml): two Prometheus in different zones, each with its own
+    # volume; three Alertmanagers in one gossip mesh (a majority survives a zone).
+    prometheus_replicas: int = 2
+    alertmanager_replicas: int = 3
+    # The jobs kube-prometheus-stack's ServiceMonitors give their own pods (the Service names,
+    # ``<release>-prometheus`` / ``<release>-alertmanager``; the release contains the chart's
+    # name, so the chart's fullname is the release name).
+    prometheus_job: str = "kube-prometheus-stack-prometheus"
+    alertmanager_job: str = "kube-prometheus-stack-alertmanager"
+    # The StatefulSets the operator creates for them: ``prometheus-<CR>``, ``alertmanager-<CR>``.
+    prometheus_statefulset: str = "prometheus-kube-prometheus-stack-prometheus"
+    alertmanager_statefulset: str = "alertmanager-kube-prometheus-stack-alertmanager"
+    replica_down_for: str = "5m"  # longer than a pod restart, shorter than the chart's 10m/15m
+    # Grafana's ServiceAccount (set in values.yaml so the Roles' bindings can name it); its
+    # dashboard sidecar reads ConfigMaps only, in these namespaces only, through Roles.
+    grafana_service_account: str = "grafana"
 
     # --- derived -----------------------------------------------------------------------------
     @property

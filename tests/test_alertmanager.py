@@ -243,6 +243,9 @@ def test_warning_is_inhibited_by_critical_with_same_alertname_and_namespace():
         "target_matchers": ['severity="warning"'],
         "equal": ["alertname", "namespace"],
     }
+    # The last ones: the monitoring stack's (tests/test_monitoring_stack.py).
+    stack = alertmanager.monitoring_stack_inhibitions()
+    assert rules[-len(stack) :] == stack
 
 
 def _walk(node: object, path: str = ""):

@@ -130,7 +130,7 @@ class TestFile:
 def render_all(config: MonitoringConfig, rules_file: Path, tests_dir: Path) -> dict[str, str]:
     """Every test file: ``<area>.test.yaml`` -> YAML text. Areas without tests are skipped."""
     from alerts.generate import build_rule_groups
-    from alerts.testcases import availability, hpa, red, resources, slo
+    from alerts.testcases import availability, hpa, monitoring_stack, red, resources, slo
 
     # Every alert links to its area's dashboard (alerts.generate.dashboard_url, tested on its own
     # in tests/test_alertmanager.py): promtool compares all annotations, so each case expects it.
@@ -141,7 +141,7 @@ def render_all(config: MonitoringConfig, rules_file: Path, tests_dir: Path) -> d
         if "alert" in rule
     }
     files = {}
-    for module in (availability, resources, hpa, red, slo):
+    for module in (availability, resources, hpa, red, slo, monitoring_stack):
         for test_file in module.build(config):
             if test_file.tests:
                 for test in test_file.tests:
