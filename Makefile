@@ -14,7 +14,7 @@ CHECKOV_VERSION := 3.3.30
 HELM_RELEASE = $(shell $(PY) -m monitoring.config helm_release)
 
 .PHONY: help venv tools run serve test test-fast lint format bench alerts dashboards \
-        image deploy monitoring traffic clean
+        image deploy monitoring traffic clean docs diagram
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -196,3 +196,14 @@ alerts-test: venv ## promtool check/test the rules, amtool-check the routing (+ 
 	promtool test rules alerts/tests/*.test.yaml
 	amtool check-config monitoring/alertmanager.yaml
 	$(PY) -m pytest tests/test_alerts.py tests/test_alertmanager.py
+
+# --- docs --------------------------------------------------------------------------------------
+# Generated (committed): the tables of contents between <!-- toc --> markers in README.md and
+# docs/*.md, and docs/configuration.md from monitoring/config.py. tests/test_docs.py fails when
+# they are stale or a link or anchor is broken; `$(PY) -m local.docs --check` says which.
+docs: venv ## Regenerate the docs' tables of contents and docs/configuration.md
+	$(PY) -m local.docs
+
+# The architecture picture: docs/architecture.dot (source) -> docs/architecture.svg (committed).
+diagram: ## Render docs/architecture.svg from docs/architecture.dot (Graphviz `dot`)
+	dot -Tsvg docs/architecture.dot -o docs/architecture.svg
