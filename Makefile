@@ -170,12 +170,12 @@ monitoring: venv ## Install kube-prometheus-stack $(CHART_VERSION) and Cluster A
 .PHONY: require-image deploy-manifests
 
 # --- local stack -------------------------------------------------------------------------------
-# Variables given on the command line reach the app's environment, e.g.
+# Flags pass through ARGS and every flag has a variable (`make run ARGS=--help` lists them), e.g.
+#   make run ARGS="--app-port 8000 --show-logs"    make run TRAFFIC=1    make run SCENARIO=error-burn
+# Other variables given on the command line reach the app's environment, e.g.
 #   make run TRAFFIC=1 FAULT_ERROR_RATIO=0.2
-# Ports: --app-port ... or LOCAL_APP_PORT, LOCAL_PROMETHEUS_PORT, LOCAL_ALERTMANAGER_PORT,
-# LOCAL_WEBHOOK_PORT, LOCAL_GRAFANA_PORT (python -m local.stack --help).
-run: venv ## The whole stack on 127.0.0.1: app, Prometheus, Alertmanager, webhook, Grafana if installed (TRAFFIC=1 adds traffic)
-	exec $(PY) -m local.stack $(if $(filter-out 0 false no,$(TRAFFIC)),--traffic)
+run: venv ## The whole stack on 127.0.0.1 (app, Prometheus, Alertmanager, webhook, Grafana if installed); ARGS=--help
+	exec $(PY) -m local $(ARGS)
 
 traffic: venv ## Send a realistic request mix to the local app (TRAFFIC_RATE=5 requests/s)
 	exec $(PY) -m local.traffic
