@@ -515,7 +515,12 @@ class LocalStack:
             child.kill()
         if self.webhook is not None:
             self.webhook.stop()
-        left = [c.name for c in self.children.values() if c.group_alive()]
+        # Killed workers of a killed master are reaped by init, a moment later.
+        settle = time.monotonic() + 3.0
+        left = [c for c in self.children.values() if c.group_alive()]
+        while left and time.monotonic() < settle:
+            time.sleep(0.05)
+            left = [c for c in left if c.group_alive()]
         if self.state_dir is not None:
             shutil.rmtree(self.state_dir, ignore_errors=True)
         if self.guardian is not None:
@@ -523,7 +528,8 @@ class LocalStack:
         took = time.monotonic() - started
         count = len(self.children)
         if left:
-            return f"stopped with processes left running: {', '.join(left)} ({took:.1f} s)"
+            names = ", ".join(c.name for c in left)
+            return f"stopped with processes left running: {names} ({took:.1f} s)"
         removed = f", {self.state_dir} removed" if self.state_dir is not None else ""
         return f"stopped: all {count} processes ended{removed} ({took:.1f} s)"
 
