@@ -31,7 +31,6 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 import requests
 
@@ -307,7 +306,7 @@ def start_cli(tmp_path: Path, extra_env: dict[str, str] | None = None) -> tuple:
     raise AssertionError("no banner within 60 s:\n" + "".join(banner))
 
 
-# How the runner ends (signals, a closed stdout, SIGKILL, a failed component): test_stack_endings.py.
+# How the runner ends (signals, closed stdout, SIGKILL, a failed component): test_stack_endings.py
 
 
 def test_without_prometheus_it_says_how_to_install_and_still_runs_the_app(tmp_path):
