@@ -620,7 +620,14 @@ def parse_args(argv: list[str] | None = None, environ: Mapping[str, str] | None 
         default=flag("show_logs"),
         help="children log to this terminal, not to files [$SHOW_LOGS=1]",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.scenario is not None and args.scenario not in scenarios.SCENARIOS:
+        # argparse checks `choices` only for values given on the command line, not defaults
+        parser.error(
+            f"invalid choice: {args.scenario!r} (SCENARIO; choose from "
+            f"{', '.join(sorted(scenarios.SCENARIOS))})"
+        )
+    return args
 
 
 def _stderr(message: str) -> None:

@@ -94,3 +94,8 @@ def test_a_stale_toc_and_a_broken_link_are_reported(tmp_path):
     page.write_text(fresh + "\n## Two\n")
     assert docs.stale(tmp_path) == [page]
     assert docs.link_problems(tmp_path) == ["README.md:3: docs/b.md (no such file)"]
+
+
+def test_the_readme_stays_a_front_door():
+    """README.md at most 250 lines; the reference lives in docs/."""
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 250
