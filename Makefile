@@ -98,12 +98,13 @@ DEPLOY_DIR := build/deploy
 CHART_VERSION := 88.5.3
 # Cluster Autoscaler's minor version must match the cluster's; `make monitoring` checks it.
 CLUSTER_AUTOSCALER_CHART_VERSION := 9.56.0
-CLUSTER_NAME ?= $(shell terraform -chdir=terraform output -raw cluster_name)
-AWS_REGION ?= $(shell terraform -chdir=terraform output -raw region)
+# Quiet when there is no Terraform state yet: `make monitoring` then says what is missing.
+CLUSTER_NAME ?= $(shell terraform -chdir=terraform output -raw cluster_name 2>/dev/null)
+AWS_REGION ?= $(shell terraform -chdir=terraform output -raw region 2>/dev/null)
 # Terraform's Pod Identity association grants the autoscaling role to this service account.
-CLUSTER_AUTOSCALER_SA = $(shell terraform -chdir=terraform output -json cluster_autoscaler_service_account)
-CLUSTER_AUTOSCALER_NAMESPACE = $(shell echo '$(CLUSTER_AUTOSCALER_SA)' | $(PY) -c 'import json, sys; print(json.load(sys.stdin)["namespace"])')
-CLUSTER_AUTOSCALER_NAME = $(shell echo '$(CLUSTER_AUTOSCALER_SA)' | $(PY) -c 'import json, sys; print(json.load(sys.stdin)["name"])')
+CLUSTER_AUTOSCALER_SA = $(shell terraform -chdir=terraform output -json cluster_autoscaler_service_account 2>/dev/null)
+CLUSTER_AUTOSCALER_NAMESPACE = $(shell echo '$(CLUSTER_AUTOSCALER_SA)' | $(PY) -c 'import json, sys; print(json.loads(sys.stdin.read().strip() or "{}").get("namespace", ""))' 2>/dev/null)
+CLUSTER_AUTOSCALER_NAME = $(shell echo '$(CLUSTER_AUTOSCALER_SA)' | $(PY) -c 'import json, sys; print(json.loads(sys.stdin.read().strip() or "{}").get("name", ""))' 2>/dev/null)
 # Secrets the chart mounts but never creates (names from monitoring/values.yaml).
 GRAFANA_ADMIN_SECRET = $(shell $(PY) -c "import yaml; print(yaml.safe_load(open('monitoring/values.yaml'))['grafana']['admin']['existingSecret'])")
 ALERTMANAGER_SECRETS = $(shell $(PY) -c "import yaml; print(*yaml.safe_load(open('monitoring/values.yaml'))['alertmanager']['alertmanagerSpec']['secrets'])")
@@ -143,6 +144,7 @@ deploy: venv deploy-manifests ## Apply k8s/ with image $(IMAGE):$(VERSION); the 
 	kubectl -n $(K8S_NAMESPACE) rollout status deployment/$(APP_NAME) --timeout=5m
 
 monitoring: venv ## Install kube-prometheus-stack $(CHART_VERSION) and Cluster Autoscaler (helm)
+	@test -n "$(CLUSTER_NAME)" -a -n "$(CLUSTER_AUTOSCALER_NAME)" || { echo "no cluster: terraform -chdir=terraform output has no cluster_name / cluster_autoscaler_service_account; create the cluster first (docs/eks-terraform.md)" >&2; exit 2; }
 	@test -f $(ALERTMANAGER_VALUES) || { echo "$(ALERTMANAGER_VALUES) is missing: run make alerts" >&2; exit 2; }
 	@for secret in $(GRAFANA_ADMIN_SECRET) $(ALERTMANAGER_SECRETS); do \
 		kubectl -n $(MONITORING_NAMESPACE) get secret $$secret >/dev/null || { \
