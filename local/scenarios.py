@@ -3,8 +3,8 @@
 A scenario sets the app's fault injection (and traffic), then watches until the page it causes
 reaches the local webhook, printing a progress line every ``PROGRESS_SECONDS``::
 
-    error-burn: 40 s of ~160 s; DemoAppAvailabilityErrorBudgetBurn pending;
-        burn rate 5m 190.2x, 1h 190.2x (pages above 14.4x on both)
+    error-burn: 61 s of ~160 s; DemoAppAvailabilityErrorBudgetBurn pending;
+        burn rate 5m 147.4x, 1h 147.4x (pages above 14.4x on both)
 
 (one line; wrapped here)
 
