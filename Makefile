@@ -14,7 +14,7 @@ CHECKOV_VERSION := 3.3.30
 HELM_RELEASE = $(shell $(PY) -m monitoring.config helm_release)
 
 .PHONY: help venv tools run serve test test-fast lint format bench alerts dashboards \
-        image deploy monitoring traffic clean
+        image deploy monitoring traffic clean docs diagram
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -98,12 +98,13 @@ DEPLOY_DIR := build/deploy
 CHART_VERSION := 88.5.3
 # Cluster Autoscaler's minor version must match the cluster's; `make monitoring` checks it.
 CLUSTER_AUTOSCALER_CHART_VERSION := 9.56.0
-CLUSTER_NAME ?= $(shell terraform -chdir=terraform output -raw cluster_name)
-AWS_REGION ?= $(shell terraform -chdir=terraform output -raw region)
+# Quiet when there is no Terraform state yet: `make monitoring` then says what is missing.
+CLUSTER_NAME ?= $(shell terraform -chdir=terraform output -raw cluster_name 2>/dev/null)
+AWS_REGION ?= $(shell terraform -chdir=terraform output -raw region 2>/dev/null)
 # Terraform's Pod Identity association grants the autoscaling role to this service account.
-CLUSTER_AUTOSCALER_SA = $(shell terraform -chdir=terraform output -json cluster_autoscaler_service_account)
-CLUSTER_AUTOSCALER_NAMESPACE = $(shell echo '$(CLUSTER_AUTOSCALER_SA)' | $(PY) -c 'import json, sys; print(json.load(sys.stdin)["namespace"])')
-CLUSTER_AUTOSCALER_NAME = $(shell echo '$(CLUSTER_AUTOSCALER_SA)' | $(PY) -c 'import json, sys; print(json.load(sys.stdin)["name"])')
+CLUSTER_AUTOSCALER_SA = $(shell terraform -chdir=terraform output -json cluster_autoscaler_service_account 2>/dev/null)
+CLUSTER_AUTOSCALER_NAMESPACE = $(shell echo '$(CLUSTER_AUTOSCALER_SA)' | $(PY) -c 'import json, sys; print(json.loads(sys.stdin.read().strip() or "{}").get("namespace", ""))' 2>/dev/null)
+CLUSTER_AUTOSCALER_NAME = $(shell echo '$(CLUSTER_AUTOSCALER_SA)' | $(PY) -c 'import json, sys; print(json.loads(sys.stdin.read().strip() or "{}").get("name", ""))' 2>/dev/null)
 # Secrets the chart mounts but never creates (names from monitoring/values.yaml).
 GRAFANA_ADMIN_SECRET = $(shell $(PY) -c "import yaml; print(yaml.safe_load(open('monitoring/values.yaml'))['grafana']['admin']['existingSecret'])")
 ALERTMANAGER_SECRETS = $(shell $(PY) -c "import yaml; print(*yaml.safe_load(open('monitoring/values.yaml'))['alertmanager']['alertmanagerSpec']['secrets'])")
@@ -146,6 +147,7 @@ deploy: venv deploy-manifests ## Apply k8s/ with image $(IMAGE):$(VERSION); the 
 	kubectl -n $(K8S_NAMESPACE) rollout status deployment/$(APP_NAME) --timeout=5m
 
 monitoring: venv ## Install kube-prometheus-stack $(CHART_VERSION) and Cluster Autoscaler (helm)
+	@test -n "$(CLUSTER_NAME)" -a -n "$(CLUSTER_AUTOSCALER_NAME)" || { echo "no cluster: terraform -chdir=terraform output has no cluster_name / cluster_autoscaler_service_account; create the cluster first (docs/eks-terraform.md)" >&2; exit 2; }
 	@test -f $(ALERTMANAGER_VALUES) || { echo "$(ALERTMANAGER_VALUES) is missing: run make alerts" >&2; exit 2; }
 	@for secret in $(GRAFANA_ADMIN_SECRET) $(ALERTMANAGER_SECRETS); do \
 		kubectl -n $(MONITORING_NAMESPACE) get secret $$secret >/dev/null || { \
@@ -174,12 +176,12 @@ monitoring: venv ## Install kube-prometheus-stack $(CHART_VERSION) and Cluster A
 .PHONY: require-image deploy-manifests
 
 # --- local stack -------------------------------------------------------------------------------
-# Variables given on the command line reach the app's environment, e.g.
+# Flags pass through ARGS and every flag has a variable (`make run ARGS=--help` lists them), e.g.
+#   make run ARGS="--app-port 8000 --show-logs"    make run TRAFFIC=1    make run SCENARIO=error-burn
+# Other variables given on the command line reach the app's environment, e.g.
 #   make run TRAFFIC=1 FAULT_ERROR_RATIO=0.2
-# Ports: --app-port ... or LOCAL_APP_PORT, LOCAL_PROMETHEUS_PORT, LOCAL_ALERTMANAGER_PORT,
-# LOCAL_WEBHOOK_PORT, LOCAL_GRAFANA_PORT (python -m local.stack --help).
-run: venv ## The whole stack on 127.0.0.1: app, Prometheus, Alertmanager, webhook, Grafana if installed (TRAFFIC=1 adds traffic)
-	exec $(PY) -m local.stack $(if $(filter-out 0 false no,$(TRAFFIC)),--traffic)
+run: venv ## The whole stack on 127.0.0.1 (app, Prometheus, Alertmanager, webhook, Grafana if installed); ARGS=--help
+	exec $(PY) -m local $(ARGS)
 
 traffic: venv ## Send a realistic request mix to the local app (TRAFFIC_RATE=5 requests/s)
 	exec $(PY) -m local.traffic
@@ -201,3 +203,14 @@ alerts-test: venv ## promtool check/test the rules, amtool-check the routing (+ 
 	# The committed file's webhook url_file is Alertmanager >= 0.26: amtool 0.25 checks the rest.
 	$(PY) -m alerts.alertmanager --amtool-025 | amtool check-config
 	$(PY) -m pytest tests/test_alerts.py tests/test_alertmanager.py
+
+# --- docs --------------------------------------------------------------------------------------
+# Generated (committed): the tables of contents between <!-- toc --> markers in README.md and
+# docs/*.md, and docs/configuration.md from monitoring/config.py. tests/test_docs.py fails when
+# they are stale or a link or anchor is broken; `$(PY) -m local.docs --check` says which.
+docs: venv ## Regenerate the docs' tables of contents and docs/configuration.md
+	$(PY) -m local.docs
+
+# The architecture picture: docs/architecture.dot (source) -> docs/architecture.svg (committed).
+diagram: ## Render docs/architecture.svg from docs/architecture.dot (Graphviz `dot`)
+	dot -Tsvg docs/architecture.dot -o docs/architecture.svg

@@ -1,5 +1,7 @@
 """Resource alerts: CPU and memory use relative to the container limit.
 
+CPU without a limit (locally) is relative to the CPUs the process may run on (``app.container``).
+
 The app exports both as percent 0-100 of the limit (``app.metric_names``); the expressions
 divide by 100 so the alert value is a ratio that ``humanizePercentage`` renders.
 """
@@ -32,9 +34,9 @@ def rules(config: MonitoringConfig) -> list[dict]:
             description=(
                 "Pod {{ $labels.pod }} of job {{ $labels.job }} in namespace "
                 "{{ $labels.namespace }} has used {{ $value | humanizePercentage }} of its "
-                f"container CPU limit for more than {config.cpu_warning_for} (threshold "
-                f"{config.cpu_warning_percent:g}%): the kernel throttles it and responses slow "
-                "down."
+                "container CPU limit (without a limit: of the CPUs it may run on) for more than "
+                f"{config.cpu_warning_for} (threshold {config.cpu_warning_percent:g}%): the "
+                "kernel throttles it and responses slow down."
             ),
         ),
         alert(

@@ -8,6 +8,19 @@ them at fake trees). Figures follow what the kubelet, ``kubectl top`` and the HP
 * CPU usage is a monotonic counter in seconds; the CPU limit is quota / period in cores,
   ``None`` when unlimited; throttling figures are present only where the cgroup reports them.
 
+Whose figures: the process's *own* cgroup, from ``/proc/self/cgroup`` (a v2 ``0::<path>`` line,
+v1 ``<id>:<controllers>:<path>`` lines), below ``root``. In a pod that is ``/`` (the container's
+cgroup namespace), so ``root`` itself; on a laptop or CI machine it is a session or service
+cgroup, never the whole host. A path that does not exist below ``root`` (a container that sees
+only its own cgroup mounted, cgroup v1 without a namespace) means ``root`` is already it. Limits
+are the tightest along the path up to ``root`` (a limit set on a parent slice applies).
+When the own cgroup is the host's root cgroup (v2: no ``memory.max``/``cpu.max`` there; v1: the
+hierarchy root's ``cgroup.sane_behavior``), its counters are the whole machine's: the figures
+then come from the process tree (psutil) instead, so an idle app on a busy host reads idle.
+
+Without a CPU limit, CPU percentages are relative to the CPUs this process may run on
+(``os.sched_getaffinity``: a cpuset or ``taskset`` counts), not to the host's CPU count.
+
 ``CpuWindow`` turns the CPU counter into a percentage over a recent window (<= ~60 s) that every
 worker computes identically, without blocking a scrape on a sampling interval.
 """
@@ -25,6 +38,8 @@ import psutil
 # cgroup v1 reports "no limit" as a page-aligned LONG_MAX (9223372036854771712); anything this
 # large is not a real limit.
 _V1_UNLIMITED = 1 << 60
+PROC_SELF_CGROUP = Path("/proc/self/cgroup")
+"""The kernel's list of this process's cgroups (``man 7 cgroups``, "/proc/[pid]/cgroup")."""
 
 
 @dataclass(frozen=True)
@@ -52,16 +67,62 @@ class ContainerFigures:
     cpu_throttled_seconds: float | None = None
 
 
-def read_figures(root: Path, pid: int | None = None) -> ContainerFigures:
-    """Read the container's figures from the cgroup tree at ``root``.
+def own_cgroups(text: str) -> dict[str, str]:
+    """Parse ``/proc/self/cgroup``: ``{"": v2 path}`` and ``{controller: v1 path}``.
+
+    ``"0::/user.slice/a.scope"`` -> ``{"": "/user.slice/a.scope"}``;
+    ``"4:cpu,cpuacct:/x"`` -> ``{"cpu": "/x", "cpuacct": "/x"}``. Malformed lines are skipped.
+    """
+    paths: dict[str, str] = {}
+    for line in text.splitlines():
+        parts = line.strip().split(":", 2)
+        if len(parts) != 3 or not parts[2].startswith("/"):
+            continue
+        _id, controllers, path = parts
+        for controller in controllers.split(",") if controllers else [""]:
+            paths.setdefault(controller, path)
+    return paths
+
+
+def read_own_cgroups(membership: Path = PROC_SELF_CGROUP) -> dict[str, str]:
+    """``own_cgroups`` of the file ``membership`` (``{}`` when unreadable: use the root)."""
+    try:
+        return own_cgroups(membership.read_text())
+    except (OSError, UnicodeDecodeError):
+        return {}
+
+
+def _below(mount: Path, path: str | None) -> Path:
+    """The directory of cgroup ``path`` under ``mount``, or ``mount`` where it does not exist."""
+    if path and path != "/":
+        candidate = mount / path.lstrip("/")
+        if candidate.is_dir():
+            return candidate
+    return mount
+
+
+def _up_to(mount: Path, directory: Path) -> list[Path]:
+    """``directory`` and its parents up to ``mount`` (inclusive), innermost first."""
+    chain = [directory]
+    while chain[-1] != mount and mount in chain[-1].parents:
+        chain.append(chain[-1].parent)
+    return chain
+
+
+def read_figures(
+    root: Path, pid: int | None = None, membership: Path = PROC_SELF_CGROUP
+) -> ContainerFigures:
+    """Read the figures of this process's own cgroup in the tree at ``root``.
 
     Tries cgroup v2 (``root/cgroup.controllers`` exists), then v1 (``root/memory`` and
-    ``root/cpuacct`` or ``root/cpu,cpuacct``). Where neither is readable, falls back to psutil
-    over the process tree rooted at ``pid`` (default: this process), with no limits.
+    ``root/cpuacct`` or ``root/cpu,cpuacct``), each at the path ``membership`` names (see the
+    module docstring). Where neither is readable, or the own cgroup is the host's root, falls
+    back to psutil over the process tree rooted at ``pid`` (default: this process), no limits.
     """
+    paths = read_own_cgroups(membership)
     for reader in (read_cgroup_v2, read_cgroup_v1):
         try:
-            figures = reader(root)
+            figures = reader(root, paths)
         except (OSError, ValueError):
             continue
         if figures is not None:
@@ -69,62 +130,91 @@ def read_figures(root: Path, pid: int | None = None) -> ContainerFigures:
     return read_process_tree(pid or os.getpid())
 
 
-def read_cgroup_v2(root: Path) -> ContainerFigures | None:
-    """Figures from a cgroup v2 (unified) tree, or ``None`` when ``root`` is not one.
+def read_cgroup_v2(root: Path, paths: dict[str, str] | None = None) -> ContainerFigures | None:
+    """Figures from a cgroup v2 (unified) tree, or ``None`` when ``root`` is not one or the own
+    cgroup (``paths[""]``, default ``/``) is the host's root cgroup.
 
     Files: ``memory.current``, ``memory.stat`` (``inactive_file``), ``memory.max``,
     ``cpu.stat`` (``usage_usec``, ``nr_periods``, ``nr_throttled``, ``throttled_usec``),
-    ``cpu.max`` (``"$QUOTA $PERIOD"`` or ``"max $PERIOD"``).
+    ``cpu.max`` (``"$QUOTA $PERIOD"`` or ``"max $PERIOD"``); ``memory.max`` and ``cpu.max``
+    are read up the path to ``root`` and the tightest applies.
 
     Raises:
         OSError, ValueError: a file is missing or malformed.
     """
     if not (root / "cgroup.controllers").exists():
         return None
-    usage = _read_int(root / "memory.current")
-    inactive = _read_stat(root / "memory.stat").get("inactive_file", 0)
-    limit_raw = _read_text(root / "memory.max")
-    cpu = _read_stat(root / "cpu.stat")
-    quota, _, period = _read_text(root / "cpu.max").partition(" ")
+    own = _below(root, (paths or {}).get(""))
+    if not (own / "memory.max").exists() and not (own / "cpu.max").exists():
+        return None  # the host's root cgroup (neither file exists there): the whole machine
+    usage = _read_int(own / "memory.current")
+    inactive = _read_stat(own / "memory.stat").get("inactive_file", 0)
+    cpu = _read_stat(own / "cpu.stat")
+    memory_limits, cpu_limits = [], []
+    for directory in _up_to(root, own):
+        if (directory / "memory.max").exists():
+            raw = _read_text(directory / "memory.max")
+            if raw != "max":
+                memory_limits.append(float(int(raw)))
+        if (directory / "cpu.max").exists():
+            quota, _, period = _read_text(directory / "cpu.max").partition(" ")
+            if quota != "max":
+                cpu_limits.append(int(quota) / int(period or 100000))
     has_throttling = "nr_periods" in cpu
     return ContainerFigures(
         source="cgroup2",
         memory_working_set_bytes=float(max(usage - inactive, 0)),
-        memory_limit_bytes=None if limit_raw == "max" else float(int(limit_raw)),
+        memory_limit_bytes=min(memory_limits, default=None),
         cpu_usage_seconds=cpu["usage_usec"] / 1e6,
-        cpu_limit_cores=None if quota == "max" else int(quota) / int(period or 100000),
+        cpu_limit_cores=min(cpu_limits, default=None),
         cpu_periods=float(cpu["nr_periods"]) if has_throttling else None,
         cpu_throttled_periods=float(cpu.get("nr_throttled", 0)) if has_throttling else None,
         cpu_throttled_seconds=cpu.get("throttled_usec", 0) / 1e6 if has_throttling else None,
     )
 
 
-def read_cgroup_v1(root: Path) -> ContainerFigures | None:
-    """Figures from a cgroup v1 tree, or ``None`` when ``root`` has no v1 controllers.
+def read_cgroup_v1(root: Path, paths: dict[str, str] | None = None) -> ContainerFigures | None:
+    """Figures from a cgroup v1 tree, or ``None`` when ``root`` has no v1 controllers or the
+    own ``cpuacct`` cgroup is its hierarchy's root (the host's counters).
 
     Files: ``memory/memory.usage_in_bytes``, ``memory/memory.stat`` (``total_inactive_file``),
     ``memory/memory.limit_in_bytes``; ``cpuacct/cpuacct.usage`` (ns); ``cpu/cpu.cfs_quota_us``
     (-1 = unlimited), ``cpu/cpu.cfs_period_us``, ``cpu/cpu.stat`` (``nr_periods``,
-    ``nr_throttled``, ``throttled_time`` in ns). ``cpu,cpuacct`` is accepted for either.
+    ``nr_throttled``, ``throttled_time`` in ns). ``cpu,cpuacct`` is accepted for either. Each
+    controller at its own path (``paths``); limits are the tightest up to the mount.
 
     Raises:
         OSError, ValueError: a file is missing or malformed.
     """
-    memory = root / "memory"
-    cpuacct = _first_dir(root / "cpuacct", root / "cpu,cpuacct", root / "cpuacct,cpu")
-    cpu = _first_dir(root / "cpu", root / "cpu,cpuacct", root / "cpuacct,cpu")
-    if not (memory / "memory.usage_in_bytes").exists() or cpuacct is None:
+    paths = paths or {}
+    memory_mount = root / "memory"
+    cpuacct_mount = _first_dir(root / "cpuacct", root / "cpu,cpuacct", root / "cpuacct,cpu")
+    cpu_mount = _first_dir(root / "cpu", root / "cpu,cpuacct", root / "cpuacct,cpu")
+    memory = _below(memory_mount, paths.get("memory"))
+    if not (memory / "memory.usage_in_bytes").exists() or cpuacct_mount is None:
         return None
+    cpuacct = _below(cpuacct_mount, paths.get("cpuacct"))
+    if (cpuacct / "cgroup.sane_behavior").exists():
+        return None  # only a hierarchy's root has this file: the whole machine's counters
     usage = _read_int(memory / "memory.usage_in_bytes")
     stat = _read_stat(memory / "memory.stat")
     inactive = stat.get("total_inactive_file", stat.get("inactive_file", 0))
-    limit = _read_int(memory / "memory.limit_in_bytes")
+    limits = [
+        float(_read_int(d / "memory.limit_in_bytes"))
+        for d in _up_to(memory_mount, memory)
+        if (d / "memory.limit_in_bytes").exists()
+    ]
+    limit = min(limits, default=float(_V1_UNLIMITED))
     cores = None
     periods = throttled_periods = throttled_seconds = None
-    if cpu is not None and (cpu / "cpu.cfs_quota_us").exists():
-        quota = _read_int(cpu / "cpu.cfs_quota_us")
-        if quota > 0:
-            cores = quota / _read_int(cpu / "cpu.cfs_period_us")
+    cpu = _below(cpu_mount, paths.get("cpu")) if cpu_mount is not None else None
+    if cpu is not None and cpu_mount is not None and (cpu / "cpu.cfs_quota_us").exists():
+        quotas = [
+            _read_int(d / "cpu.cfs_quota_us") / _read_int(d / "cpu.cfs_period_us")
+            for d in _up_to(cpu_mount, cpu)
+            if (d / "cpu.cfs_quota_us").exists() and _read_int(d / "cpu.cfs_quota_us") > 0
+        ]
+        cores = min(quotas, default=None)
         if (cpu / "cpu.stat").exists():
             cpu_stat = _read_stat(cpu / "cpu.stat")
             periods = float(cpu_stat.get("nr_periods", 0))
@@ -133,7 +223,7 @@ def read_cgroup_v1(root: Path) -> ContainerFigures | None:
     return ContainerFigures(
         source="cgroup1",
         memory_working_set_bytes=float(max(usage - inactive, 0)),
-        memory_limit_bytes=None if limit >= _V1_UNLIMITED else float(limit),
+        memory_limit_bytes=None if limit >= _V1_UNLIMITED else limit,
         cpu_usage_seconds=_read_int(cpuacct / "cpuacct.usage") / 1e9,
         cpu_limit_cores=cores,
         cpu_periods=periods,
@@ -178,9 +268,18 @@ def memory_percent(figures: ContainerFigures) -> float:
     return 100.0 * figures.memory_working_set_bytes / limit
 
 
+def allowed_cpus() -> int:
+    """How many CPUs this process may run on: its affinity mask (a cpuset, ``taskset``), else
+    the host's count where the platform has no ``sched_getaffinity`` (macOS)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return psutil.cpu_count() or 1
+
+
 def cpu_capacity_cores(figures: ContainerFigures) -> float:
-    """Cores the percentage is relative to: the CPU limit, or the host's CPU count if none."""
-    return figures.cpu_limit_cores or float(psutil.cpu_count() or 1)
+    """Cores the CPU percentage is relative to: the CPU limit, else ``allowed_cpus()``."""
+    return figures.cpu_limit_cores or float(allowed_cpus())
 
 
 class CpuWindow:

@@ -159,7 +159,7 @@ class ServerCollector(Collector):
                 metric_names.CPU_USAGE_PERCENT,
                 GaugeMetricFamily,
                 "CPU used over the last minute, percent of the container's CPU limit "
-                "(of the host's cores when unlimited).",
+                "(of the CPUs this process may run on when unlimited).",
                 cpu_percent,
             ),
             (

@@ -129,7 +129,8 @@ def _resources(config: MonitoringConfig) -> p.Row:
     cpu_limit = p.timeseries(
         "CPU per pod (% of limit)",
         "Is any pod near its CPU limit, where the kernel throttles it? CPU used as a percentage "
-        f"of the container's limit, as the app reports it. Dashed: the warning alert's "
+        f"of the container's limit (without one, e.g. locally: of the CPUs the process may run "
+        f"on), as the app reports it. Dashed: the warning alert's "
         f"threshold ({p.number(config.cpu_warning_percent)} %).",
         [p.target(f"max by (pod) ({m.CPU_USAGE_PERCENT}{p.app_selector()})", "{{pod}}")],
         unit=p.units.PERCENT_FORMAT,

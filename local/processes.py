@@ -1,12 +1,29 @@
 """Processes of the local stack: the external binaries, children in their own process groups,
-and the webhook receiver that stands in for every Alertmanager receiver.
+the guardian that outlives the runner, the runner's output, and the webhook receiver that stands
+in for every Alertmanager receiver.
+
+How children never outlive the runner, whatever ends it:
+
+- each child runs in a session (and process group) of its own, so a terminal's Ctrl-C or
+  SIGHUP reaches only the runner, which stops them in order (``LocalStack.stop``);
+- on Linux each child asks the kernel for SIGKILL when the runner dies (``PR_SET_PDEATHSIG``
+  through ``prctl``). The kernel sends it when the *thread* that forked the child ends, so
+  children are started from the main thread only;
+- a guardian process (``local.guardian``) learns every child's process group through a pipe
+  and, when the pipe closes without a final ``done`` (the runner was SIGKILLed or crashed),
+  kills those groups (gunicorn's workers share their master's group) and removes the state
+  directory.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import errno
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -96,8 +113,14 @@ def grafana_homepath(command: tuple[str, ...]) -> Path | None:
 
 
 def check_file(argv: list[str], what: str) -> None:
-    """Run a checker (promtool/amtool); raise ``StackError`` with its output when it fails."""
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)  # noqa: S603 - fixed argv
+    """Run a checker (promtool/amtool); raise ``StackError`` with its output when it fails.
+
+    The checker runs in a session of its own: a Ctrl-C at that moment reaches only the runner
+    (which then stops), not the checker, so it cannot fail and blame a valid file.
+    """
+    result = subprocess.run(  # noqa: S603 - fixed argv
+        argv, capture_output=True, text=True, timeout=60, check=False, start_new_session=True
+    )
     if result.returncode != 0:
         raise StackError(
             f"{what} is invalid ({' '.join(argv)} exited {result.returncode}):\n"
@@ -119,6 +142,8 @@ class WebhookReceiver:
     def __init__(self, port: int, out: IO[str] | None = sys.stdout) -> None:
         self.port = port
         self.notifications: list[dict] = []
+        self.arrivals: list[float] = []
+        """When each notification arrived (``time.time()``), index-aligned."""
         self._out = out
         self._changed = threading.Condition()
         receiver = self
@@ -158,6 +183,7 @@ class WebhookReceiver:
     def _record(self, notification: dict) -> None:
         line = json.dumps(notification, sort_keys=True) + "\n"
         with self._changed:  # one lock: lines from concurrent posts never interleave
+            self.arrivals.append(time.time())
             self.notifications.append(notification)
             self._changed.notify_all()
             if self._out is not None:
@@ -178,8 +204,164 @@ class WebhookReceiver:
                 self._changed.wait(remaining)
 
 
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    """libc's ``prctl`` on Linux, ``None`` elsewhere (macOS has no parent-death signal)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    except OSError:
+        return None
+    return libc.prctl
+
+
+_PRCTL = _load_prctl()
+
+
+def die_with_parent(parent_pid: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` making the child receive SIGKILL when ``parent_pid``'s thread ends.
+
+    Looked up before the fork (no imports or allocation in the child); ``None`` where the
+    platform has no ``prctl``. If the parent already died between fork and ``prctl``, the
+    child exits at once instead of running orphaned.
+    """
+    prctl = _PRCTL
+    if prctl is None:
+        return None
+    kill = int(signal.SIGKILL)
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, kill, 0, 0, 0)
+        if os.getppid() != parent_pid:
+            os._exit(1)
+
+    return preexec
+
+
+class Guardian:
+    """The ``local.guardian`` process: cleans up if the runner dies without stopping.
+
+    Args:
+        state_dir: the directory it removes after a crash.
+    """
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> Guardian:
+        """Start it in a session of its own (terminal signals do not reach it)."""
+        self.process = subprocess.Popen(  # noqa: S603 - our own module
+            [sys.executable, "-m", "local.guardian", str(self.state_dir)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
+        return self
+
+    def watch(self, pgid: int) -> None:
+        """Tell it about a child's process group."""
+        self._send(f"pgid {pgid}")
+
+    def done(self) -> None:
+        """Everything is stopped and removed: let it exit without doing anything."""
+        self._send("done")
+        if self.process is not None and self.process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(5)
+
+    def _send(self, line: str) -> None:
+        if self.process is None or self.process.stdin is None or self.process.stdin.closed:
+            return
+        with contextlib.suppress(OSError):
+            self.process.stdin.write(line + "\n")
+            self.process.stdin.flush()
+
+
+class Output:
+    """A text stream for the runner's lines that survives a reader going away.
+
+    ``make run | head -n 3``: once ``head`` exits, a write raises ``BrokenPipeError`` (Python
+    ignores SIGPIPE). ``Output`` then calls ``on_closed`` once (the stack stops), points the
+    file descriptor at ``/dev/null`` (so the interpreter's final flush stays quiet) and drops
+    later writes. A closed terminal (EIO) is treated the same way. ``closed_by_reader()``
+    notices a reader that left while nothing was being written (``poll`` reports POLLERR on
+    a pipe whose read end is closed).
+
+    Args:
+        stream: the stream to write to (``sys.stdout``).
+        on_closed: called once, with a reason, when the reader is gone.
+    """
+
+    def __init__(self, stream: IO[str], on_closed: Callable[[str], None] | None = None) -> None:
+        self.stream = stream
+        self.on_closed = on_closed
+        self.broken = False
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        """Write and flush ``text``; never raises for a vanished reader."""
+        with self._lock:
+            if self.broken:
+                return len(text)
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+            except (BrokenPipeError, ValueError) as error:
+                self._break(f"output closed ({type(error).__name__})")
+            except OSError as error:
+                if error.errno not in (errno.EIO, errno.EPIPE):
+                    raise
+                self._break(f"output closed ({errno.errorcode[error.errno]})")
+        return len(text)
+
+    def flush(self) -> None:
+        """Writes flush themselves."""
+
+    def isatty(self) -> bool:
+        """True when writing to a terminal."""
+        try:
+            return not self.broken and self.stream.isatty()
+        except (OSError, ValueError):
+            return False
+
+    def closed_by_reader(self) -> bool:
+        """True (and ``on_closed`` called) when the pipe's reader has gone away."""
+        if self.broken:
+            return True
+        try:
+            fd = self.stream.fileno()
+        except (OSError, ValueError, AttributeError):
+            return False
+        poller = select.poll()
+        poller.register(fd, 0)  # POLLERR/POLLHUP are always reported
+        events = poller.poll(0)
+        if any(mask & (select.POLLERR | select.POLLHUP) for _fd, mask in events):
+            with self._lock:
+                self._break("output closed (the reading end of the pipe went away)")
+            return True
+        return False
+
+    def _break(self, reason: str) -> None:
+        self.broken = True
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.stream.fileno())
+            os.close(devnull)
+        if self.on_closed is not None:
+            self.on_closed(reason)
+
+
 class Child:
-    """A child process in its own process group (so a terminal's Ctrl-C reaches only us).
+    """A child process in its own process group (so a terminal's Ctrl-C reaches only us) that
+    dies with the runner (``die_with_parent``). Start it from the main thread.
 
     Output goes to ``log_path`` (or, with ``passthrough``, to our stdout).
     """
@@ -213,6 +395,7 @@ class Child:
             stdout=output,
             stderr=subprocess.STDOUT if output is not None else None,
             start_new_session=True,
+            preexec_fn=die_with_parent(os.getpid()),  # from the main thread only, see above
         )
         return self
 
@@ -253,6 +436,18 @@ class Child:
             self._log.close()
             self._log = None
 
+    def group_alive(self) -> bool:
+        """True while any process of the child's group (e.g. a gunicorn worker) exists."""
+        if self.process is None:
+            return False
+        try:
+            os.killpg(self.process.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
     def log_tail(self, lines: int = 30) -> str:
         """The last ``lines`` lines of the log file ("" when logging to the terminal)."""
         if self.passthrough or not self.log_path.is_file():
@@ -267,3 +462,21 @@ def http_ok(url: str) -> bool:
             return 200 <= response.status < 300
     except (OSError, urllib.error.URLError):
         return False
+
+
+def prometheus_ui_links(
+    base_url: str, pages: tuple[str, ...] = ("alerts", "targets", "rules", "graph")
+) -> dict[str, str]:
+    """The URL of each Prometheus UI page that answers on the running server.
+
+    Upstream Prometheus serves its UI at ``/<page>``; Debian's 2.42 build ships only the classic
+    UI, under ``/classic/<page>``, and answers 404 at ``/<page>``. Each prefix is tried on the
+    first page; the first that answers 2xx is used for all.
+
+    Returns:
+        ``{page: url}``, or ``{}`` when neither prefix answers.
+    """
+    for prefix in ("", "/classic"):
+        if http_ok(f"{base_url}{prefix}/{pages[0]}"):
+            return {page: f"{base_url}{prefix}/{page}" for page in pages}
+    return {}

@@ -24,20 +24,33 @@ The generated ``prometheus.yml`` and ``alertmanager.yml`` are checked with ``pro
 config`` and ``amtool check-config`` before anything starts.
 
 State (configs, TSDB, Alertmanager data, logs, the app's multiprocess directory) lives in a
-temporary directory removed on exit. One Ctrl-C (SIGINT) or SIGTERM stops everything: each child
-runs in its own process group and gets SIGTERM, then SIGKILL after ``STOP_TIMEOUT_SECONDS``; a
-second signal skips the wait.
+temporary directory removed on exit. However the runner ends, every process it started ends
+too and the directory goes, within ``STOP_TIMEOUT_SECONDS`` + a few seconds, and one line on
+stderr says so:
+
+- Ctrl-C (SIGINT), SIGTERM or SIGHUP (terminal closed), at any moment including start-up:
+  each child (its own process group) gets SIGTERM, then SIGKILL after
+  ``STOP_TIMEOUT_SECONDS``; a second signal kills at once;
+- stdout's reader gone (``make run | head``): the broken pipe stops the stack (``Output``);
+- the runner SIGKILLed or crashing: the children get SIGKILL from the kernel
+  (``PR_SET_PDEATHSIG``) and the guardian (``local.guardian``) kills their groups and removes
+  the directory;
+- a component failing: the runner stops the rest and names it with its last log lines.
 
 When Prometheus or Alertmanager is missing, the stack says how to install them and still runs
 the app (and the rest it can).
 
-Usage::
+Usage (``make run ARGS="..."`` passes the flags; ``--help`` lists them with their variables)::
 
-    python -m local.stack [--app-port N] [--prometheus-port N]
-        [--alertmanager-port N] [--webhook-port N] [--grafana-port N] [--traffic] [--show-logs]
+    python -m local [--app-port N] [--prometheus-port N] [--alertmanager-port N]
+        [--webhook-port N] [--grafana-port N] [--traffic] [--traffic-rate R]
+        [--scenario NAME] [--no-grafana] [--show-logs]
 
-Every port also reads an environment variable (``PORT_ENV``), e.g. ``LOCAL_PROMETHEUS_PORT``.
-The app itself reads its usual environment (e.g. ``FAULT_ERROR_RATIO=0.2`` for fault injection).
+Every flag also reads an environment variable (``PORT_ENV``, ``TRAFFIC``, ``SCENARIO`` ...), so
+``make run SCENARIO=error-burn`` works. ``python -m local`` installs the signal handlers before
+importing this module (a Ctrl-C while importing is no traceback); ``python -m local.stack``
+runs the same ``main``. The app itself reads its usual environment (e.g.
+``FAULT_ERROR_RATIO=0.2`` for fault injection).
 
 In tests, ``LocalStack`` is the in-process API: ``with LocalStack(...) as stack: ...``.
 ``local.setup`` holds the ports and the generated configuration files (pure
@@ -47,6 +60,7 @@ functions), ``local.processes`` the children, the binaries and the webhook recei
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -61,16 +75,19 @@ from typing import IO
 
 from alerts import alertmanager
 from alerts.generate import render_rules_file
-from local import traffic
+from local import scenarios, traffic
 from local.processes import (
     Binaries,
     Child,
+    Guardian,
+    Output,
     WebhookReceiver,
     busy_ports,
     check_file,
     grafana_homepath,
     gunicorn_command,
     http_ok,
+    prometheus_ui_links,
 )
 from local.setup import (
     HOST,
@@ -93,8 +110,11 @@ __all__ = ["PORT_ENV", "LocalStack", "Ports", "StackError", "main"]
 
 GRAFANA_DASHBOARDS = Path("grafana") / "dashboards"
 """Where, under the state directory, the dashboards built from the config are written."""
-STOP_TIMEOUT_SECONDS = 15.0
-"""How long the children get to exit after SIGTERM before SIGKILL (the app drains first)."""
+STOP_TIMEOUT_SECONDS = 10.0
+"""How long the children get to exit after SIGTERM before SIGKILL: with the kill and the
+directory's removal the whole stop stays within 15 s (locally the app does not drain)."""
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""Signals that stop the stack: Ctrl-C, ``kill``, the terminal closing."""
 READY_TIMEOUT_SECONDS = 30.0
 """How long each component gets to answer its readiness endpoint at start."""
 
@@ -102,6 +122,15 @@ INSTALL_HINT = (
     "install them with `sudo apt-get install prometheus prometheus-alertmanager` "
     "(Debian/Ubuntu) or `brew install prometheus alertmanager` (macOS)"
 )
+GRAFANA_HINT = (
+    "Grafana is not installed, so the dashboards are not served locally; to see them, install "
+    "it (Debian/Ubuntu: add Grafana's apt repository, "
+    "https://grafana.com/docs/grafana/latest/setup-grafana/installation/debian/, then "
+    "`sudo apt-get install grafana`; macOS: `brew install grafana`) and run `make run` again: "
+    "it provisions the datasource and the dashboards as the sidecar does"
+)
+PROMETHEUS_PAGES = ("alerts", "targets", "rules", "graph")
+"""The Prometheus UI pages the banner links to (checked against the running server)."""
 
 
 # --- the stack ------------------------------------------------------------------------------------
@@ -132,12 +161,17 @@ class LocalStack:
     out: IO[str] = sys.stdout
     state_parent: Path | None = None
     binaries: Binaries = field(default_factory=Binaries.find)
+    scenario: scenarios.Scenario | None = None
 
     def __post_init__(self) -> None:
         # Every link (rules' dashboard_url, --web.external-url, Grafana's root URL) is local.
         self.config = with_local_urls(self.config, self.ports)
         self.state_dir: Path | None = None
         self.children: dict[str, Child] = {}
+        self.guardian: Guardian | None = None
+        self.prometheus_links: dict[str, str] = {}
+        self.watch: scenarios.ScenarioWatch | None = None
+        self.stop_reason = ""
         self.webhook: WebhookReceiver | None = None
         self.traffic: traffic.TrafficGenerator | None = None
         self.stop_requested = threading.Event()
@@ -170,6 +204,8 @@ class LocalStack:
         have_prometheus = b.prometheus is not None
         have_alertmanager = b.alertmanager is not None
         grafana_cmd = b.grafana if self.grafana and have_prometheus else None
+        if self.grafana and have_prometheus and b.grafana is None:
+            self.notes.append(GRAFANA_HINT)
         grafana_home = grafana_homepath(grafana_cmd) if grafana_cmd else None
         if grafana_cmd and grafana_home is None:
             self.notes.append(
@@ -208,6 +244,8 @@ class LocalStack:
             tempfile.mkdtemp(prefix=f"{self.config.app_name}-local-", dir=self.state_parent)
         )
         state = self.state_dir
+        # Before the first child: whatever ends this process, the guardian cleans up after it.
+        self.guardian = Guardian(state).start()
 
         # Configs first, checked before anything starts.
         rules = state / "rules.yml"
@@ -219,6 +257,7 @@ class LocalStack:
             )
             if b.promtool:
                 check_file([b.promtool, "check", "config", str(prom_yml)], "prometheus.yml")
+                self._check_interrupted()
             else:
                 self.notes.append("promtool not found: prometheus.yml not checked")
         if have_alertmanager:
@@ -228,6 +267,7 @@ class LocalStack:
             )
             if b.amtool:
                 check_file([b.amtool, "check-config", str(am_yml)], "alertmanager.yml")
+                self._check_interrupted()
             else:
                 self.notes.append("amtool not found: alertmanager.yml not checked")
         if grafana_cmd:
@@ -288,8 +328,23 @@ class LocalStack:
             self._wait_ready("prometheus", self.url("prometheus") + "/-/ready")
         if grafana_cmd:
             self._wait_ready("grafana", self.url("grafana") + "/api/health")
+        if have_prometheus:
+            self.prometheus_links = prometheus_ui_links(self.url("prometheus"))
         if generator is not None:
             self.traffic = generator.start()
+        if self.scenario is not None and have_prometheus and self.webhook is not None:
+            self.watch = scenarios.ScenarioWatch(
+                self.scenario,
+                self.config,
+                self.url("prometheus"),
+                self.webhook.notifications,
+                self.webhook.arrivals,
+                self.say,
+                self.stop_app,
+                self.timing.group_wait,
+            )
+        elif self.scenario is not None:
+            self.notes.append(f"scenario {self.scenario.name} needs Prometheus and Alertmanager")
         return self
 
     def _start_grafana(self, command: tuple[str, ...], home: Path | None) -> None:
@@ -335,7 +390,10 @@ class LocalStack:
         assert self.state_dir is not None
         child = Child(name, argv, self.state_dir / f"{name}.log", env, self.show_logs)
         self.children[name] = child
-        return child.start()
+        child.start()
+        if self.guardian is not None and child.pid is not None:
+            self.guardian.watch(child.pid)
+        return child
 
     def _wait_ready(self, name: str, url: str, timeout: float = READY_TIMEOUT_SECONDS) -> None:
         child = self.children[name]
@@ -344,7 +402,8 @@ class LocalStack:
             self._check_interrupted()
             if not child.running():
                 raise StackError(
-                    f"{name} exited with status {child.returncode()} at start:\n{child.log_tail()}"
+                    f"{name} exited with status {child.returncode()} at start; the last lines "
+                    f"of its log ({child.log_path}):\n{child.log_tail()}"
                 )
             if http_ok(url):
                 return
@@ -364,9 +423,15 @@ class LocalStack:
             f"  app           {self.url('app')}/hello   (pod {self.pod_name}, pid {app_pid})"
         )
         if "prometheus" in self.children:
-            lines.append(
-                f"  Prometheus    {self.url('prometheus')}/alerts   (targets, rules, graph)"
-            )
+            links = self.prometheus_links
+            if links:
+                lines.append(f"  Prometheus    {links['alerts']}")
+                others = ", ".join(links[p] for p in PROMETHEUS_PAGES if p != "alerts")
+                lines.append(f"                {others}")
+            else:
+                lines.append(
+                    f"  Prometheus    {self.url('prometheus')}   (its UI pages did not answer)"
+                )
         if "alertmanager" in self.children:
             lines.append(f"  Alertmanager  {self.url('alertmanager')}   (routing, silences)")
             lines.append(
@@ -379,13 +444,16 @@ class LocalStack:
             lines.append(f"  traffic       {self.traffic.rate:g} requests/s to the app")
         if not self.show_logs:
             lines.append(f"  logs          {self.state_dir}/<component>.log")
+        if self.scenario is not None:
+            lines.append(f"  scenario      {self.scenario.name}: {self.scenario.summary}")
         lines += [f"  note: {note}" for note in self.notes]
         lines.append("Ctrl-C stops everything.")
         return "\n".join(lines)
 
     def say(self, message: str) -> None:
         """Print a status line to ``out``."""
-        print(message, file=self.out, flush=True)
+        self.out.write(message + "\n")
+        self.out.flush()
 
     def supervise(self) -> int:
         """Run until ``stop_requested`` or a monitoring component dies; return the exit status.
@@ -395,19 +463,24 @@ class LocalStack:
         """
         app_reported = False
         while not self.stop_requested.wait(0.5):
+            if isinstance(self.out, Output) and self.out.closed_by_reader():
+                return 0
+            if self.watch is not None:
+                self.watch.tick()
             for name, child in self.children.items():
                 if child.running():
                     continue
                 if name == "app":
-                    if not app_reported:
+                    if not app_reported and not (self.watch and self.watch.app_stopped_at):
                         app_reported = True
                         self.say(
                             f"the app exited (status {child.returncode()}); Prometheus will fire "
                             f"the metrics-gone alert after {self.config.metrics_absent_for}"
                         )
                     continue
-                self.say(
-                    f"{name} exited with status {child.returncode()}; stopping.\n{child.log_tail()}"
+                self.stop_reason = (
+                    f"{name} exited with status {child.returncode()}; the last lines of its log "
+                    f"({child.log_path}):\n{child.log_tail(15)}"
                 )
                 return 1
         return 0
@@ -423,24 +496,47 @@ class LocalStack:
         return child.returncode()
 
     # --- stop -----------------------------------------------------------------------------------
-    def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
+    def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> str:
         """Stop everything: SIGTERM all children, SIGKILL what remains after ``timeout`` seconds
-        (at once when ``force_stop`` is set); stop the webhook and remove the state directory."""
+        (at once when ``force_stop`` is set); stop the webhook and remove the state directory.
+
+        Returns:
+            one line saying what was stopped and removed (or what is left, if anything).
+        """
+        started = time.monotonic()
         self.stop_requested.set()
         if self.traffic is not None:
             self.traffic.stop()
         for child in self.children.values():
             child.terminate()
         deadline = time.monotonic() + timeout
+        slow = []
         for child in self.children.values():
-            if not child.wait(deadline, self.force_stop):
-                self.say(f"{child.name} did not stop within {timeout:g} s: killing it")
+            if not child.wait(deadline, self.force_stop) and not self.force_stop.is_set():
+                slow.append(child.name)
+        if slow:
+            self.say(f"{', '.join(slow)} did not stop within {timeout:g} s of SIGTERM: killed")
         for child in self.children.values():
             child.kill()
         if self.webhook is not None:
             self.webhook.stop()
+        # Killed workers of a killed master are reaped by init, a moment later.
+        settle = time.monotonic() + 3.0
+        left = [c for c in self.children.values() if c.group_alive()]
+        while left and time.monotonic() < settle:
+            time.sleep(0.05)
+            left = [c for c in left if c.group_alive()]
         if self.state_dir is not None:
             shutil.rmtree(self.state_dir, ignore_errors=True)
+        if self.guardian is not None:
+            self.guardian.done()
+        took = time.monotonic() - started
+        count = len(self.children)
+        if left:
+            names = ", ".join(c.name for c in left)
+            return f"stopped with processes left running: {names} ({took:.1f} s)"
+        removed = f", {self.state_dir} removed" if self.state_dir is not None else ""
+        return f"stopped: all {count} processes ended{removed} ({took:.1f} s)"
 
     def __enter__(self) -> LocalStack:
         try:
@@ -454,15 +550,33 @@ class LocalStack:
 
 
 # --- command line ---------------------------------------------------------------------------------
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """The command line; port defaults come from the environment (``PORT_ENV``)."""
+FLAG_ENV = {
+    "traffic": "TRAFFIC",
+    "traffic_rate": traffic.RATE_ENV,
+    "scenario": "SCENARIO",
+    "no_grafana": "NO_GRAFANA",
+    "show_logs": "SHOW_LOGS",
+}
+"""Flags other than the ports -> the environment variable giving their default."""
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+def parse_args(argv: list[str] | None = None, environ: Mapping[str, str] | None = None):
+    """The command line; every default comes from the environment (``PORT_ENV``, ``FLAG_ENV``).
+
+    Returns:
+        an ``argparse.Namespace``; exits with status 2 (argparse's usage error) on a bad flag or
+        variable, naming it.
+    """
+    env = os.environ if environ is None else environ
     parser = argparse.ArgumentParser(
-        prog="python -m local.stack",
+        prog="make run ARGS=... / python -m local",
         description="Run the app, Prometheus, Alertmanager, a webhook receiver and (when "
-        "installed) Grafana on 127.0.0.1, in the foreground. Ctrl-C stops everything.",
+        "installed) Grafana on 127.0.0.1, in the foreground. Ctrl-C stops everything. Each flag "
+        "has an environment variable (shown in brackets); `make run VAR=value` sets it.",
     )
     try:
-        defaults = Ports.from_env()
+        defaults = Ports.from_env(env)
     except StackError as error:
         parser.error(str(error))
     for name, var in PORT_ENV.items():
@@ -470,60 +584,136 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             f"--{name}-port",
             type=int,
             default=getattr(defaults, name),
-            help=f"default ${var} or {getattr(defaults, name)}",
+            metavar="PORT",
+            help=f"{name} port [${var}] (default {getattr(defaults, name)})",
         )
+
+    def flag(name: str) -> bool:
+        return env.get(FLAG_ENV[name], "").strip().lower() not in _FALSE
+
     parser.add_argument(
-        "--traffic", action="store_true", help="also send a realistic request mix to the app"
+        "--traffic",
+        action="store_true",
+        default=flag("traffic"),
+        help="also send a realistic request mix to the app [$TRAFFIC=1]",
     )
     parser.add_argument(
         "--traffic-rate",
         type=float,
+        metavar="R",
         # a string default goes through `type` too: a bad $TRAFFIC_RATE is a usage error
-        default=os.environ.get(traffic.RATE_ENV) or str(traffic.DEFAULT_RATE),
-        help="requests per second with --traffic",
+        default=env.get(traffic.RATE_ENV) or str(traffic.DEFAULT_RATE),
+        help=f"requests per second with --traffic [${traffic.RATE_ENV}] "
+        f"(default {traffic.DEFAULT_RATE:g})",
     )
-    parser.add_argument("--no-grafana", action="store_true", help="do not start Grafana")
     parser.add_argument(
-        "--show-logs", action="store_true", help="children log to this terminal, not to files"
+        "--scenario",
+        choices=sorted(scenarios.SCENARIOS),
+        default=env.get("SCENARIO") or None,
+        help="run a fault scenario and show its progress until the page arrives [$SCENARIO]: "
+        + scenarios.describe().replace("%", "%%"),
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--no-grafana",
+        action="store_true",
+        default=flag("no_grafana"),
+        help="do not start Grafana [$NO_GRAFANA=1]",
+    )
+    parser.add_argument(
+        "--show-logs",
+        action="store_true",
+        default=flag("show_logs"),
+        help="children log to this terminal, not to files [$SHOW_LOGS=1]",
+    )
+    args = parser.parse_args(argv)
+    if args.scenario is not None and args.scenario not in scenarios.SCENARIOS:
+        # argparse checks `choices` only for values given on the command line, not defaults
+        parser.error(
+            f"invalid choice: {args.scenario!r} (SCENARIO; choose from "
+            f"{', '.join(sorted(scenarios.SCENARIOS))})"
+        )
+    return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the stack in the foreground until SIGINT/SIGTERM; return the exit status."""
+def _stderr(message: str) -> None:
+    """One line on stderr, where a terminal still sees it when stdout is a closed pipe."""
+    with contextlib.suppress(OSError, ValueError):
+        print(f"local stack: {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None, pending_signals: list[int] | None = None) -> int:
+    """Run the stack in the foreground until a stop signal; return the exit status.
+
+    Args:
+        argv: the flags (default ``sys.argv[1:]``).
+        pending_signals: stop signals received before this function installed its handlers
+            (``local.__main__`` collects them while importing); each counts as received now.
+
+    Returns:
+        0 after a requested stop (signal, closed output), 1 when a component failed or the
+        stack could not start (the message names it), 2 on a usage error (from argparse).
+    """
     args = parse_args(argv)
+    scenario = scenarios.SCENARIOS[args.scenario] if args.scenario else None
     ports = Ports(**{name: getattr(args, f"{name}_port") for name in PORT_ENV})
+    stack: LocalStack | None = None
+    signals: list[int] = list(pending_signals or [])
+
+    def on_closed(reason: str) -> None:
+        if stack is not None:
+            stack.stop_reason = stack.stop_reason or reason
+            stack.stop_requested.set()
+
+    out = Output(sys.stdout, on_closed)
+    app_env = dict(scenario.app_env) if scenario else {}
+    rate = args.traffic_rate if (args.traffic or (scenario and scenario.traffic)) else None
     stack = LocalStack(
         ports=ports,
-        traffic_rate=args.traffic_rate if args.traffic else None,
+        traffic_rate=rate,
         grafana=not args.no_grafana,
         show_logs=args.show_logs,
+        out=out,
+        app_env=app_env,
+        scenario=scenario,
     )
 
     def on_signal(signum: int, frame: object) -> None:
         if stack.stop_requested.is_set():
-            stack.force_stop.set()  # a second Ctrl-C: no more waiting
+            if not stack.force_stop.is_set():
+                stack.force_stop.set()  # a second signal: no more waiting
+                _stderr(f"{signal.Signals(signum).name} again: killing what is left now")
+            return
+        stack.stop_reason = stack.stop_reason or f"{signal.Signals(signum).name} received"
         stack.stop_requested.set()
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, on_signal)
+    for signum in signals:
+        on_signal(signum, None)
     status = 0
     try:
-        stack.start()
-        stack.say(stack.banner())
-        status = stack.supervise()
+        if not stack.stop_requested.is_set():
+            stack.start()
+            stack.say(stack.banner())
+            status = stack.supervise()
     except InterruptedError:
         pass
     except (StackError, ValueError) as error:
-        print(f"local stack: {error}", file=sys.stderr)
+        stack.stop_reason = str(error)
         status = 1
     finally:
-        started = bool(stack.children)
-        if started:
-            stack.say("stopping...")
-        stack.stop()
-        if started:
-            stack.say("stopped.")
+        if stack.children or stack.state_dir is not None:
+            _stderr(
+                f"stopping ({stack.stop_reason or 'requested'}); a second Ctrl-C kills at once"
+                if status == 0
+                else f"stopping: {stack.stop_reason}"
+            )
+            _stderr(stack.stop())
+        else:
+            if status:
+                _stderr(stack.stop_reason)
+            else:
+                _stderr(f"{stack.stop_reason or 'stopped'} before anything started")
     return status
 
 

@@ -182,3 +182,73 @@ def test_local_stack_links_point_at_its_own_ports():
 def test_local_alertmanager_loads_the_repository_templates():
     local = alertmanager_local_config(local_config(), PORTS)
     assert local["templates"] == [str(alertmanager.TEMPLATES_DIR / "*.tmpl")]
+
+
+def test_every_flag_reads_its_variable():
+    """`make run VAR=value` works for each flag; `--help` names the variables."""
+    from local.stack import parse_args
+
+    args = parse_args(
+        [],
+        {"TRAFFIC": "1", "SCENARIO": "latency", "NO_GRAFANA": "yes", "LOCAL_APP_PORT": "8001"},
+    )
+    assert (args.traffic, args.scenario, args.no_grafana, args.app_port) == (
+        True,
+        "latency",
+        True,
+        8001,
+    )
+    assert parse_args([], {"TRAFFIC": "0"}).traffic is False
+    assert parse_args(["--traffic"], {}).traffic is True
+
+
+def test_a_bad_flag_or_variable_is_a_usage_error(capsys):
+    from local.stack import parse_args
+
+    with pytest.raises(SystemExit) as exit_:
+        parse_args([], {"SCENARIO": "no-such"})
+    assert exit_.value.code == 2
+    assert "invalid choice: 'no-such'" in capsys.readouterr().err
+
+
+def test_help_lists_every_variable(capsys):
+    from local.stack import FLAG_ENV, parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--help"], {})
+    text = capsys.readouterr().out
+    for var in [*PORT_ENV.values(), *FLAG_ENV.values()]:
+        assert f"${var}" in text, var
+
+
+def test_the_prometheus_links_follow_the_ui_that_answers():
+    """Upstream serves /alerts, Debian's 2.42 only /classic/alerts: the banner uses what answers."""
+    import http.server
+    import threading
+
+    from local.processes import prometheus_ui_links
+
+    for prefix in ("", "/classic"):
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            ui = prefix  # the one UI this stand-in serves, as each Prometheus build does
+
+            def do_GET(self) -> None:
+                page = self.path.removeprefix(self.ui)
+                served = self.path.startswith(self.ui + "/") and page.count("/") == 1
+                self.send_response(200 if served else 404)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            base = f"http://127.0.0.1:{server.server_address[1]}"
+            links = prometheus_ui_links(base)
+        finally:
+            server.shutdown()
+            server.server_close()
+        assert links["alerts"] == f"{base}{prefix}/alerts"
+        assert set(links) == {"alerts", "targets", "rules", "graph"}

@@ -69,9 +69,9 @@ def build(config: MonitoringConfig) -> list[TestFile]:
         config.cpu_warning_percent,
         config.cpu_warning_for,
         "{pod} uses most of its CPU limit",
-        f"{where} has used {{value}} of its container CPU limit for more than "
-        f"{config.cpu_warning_for} (threshold {config.cpu_warning_percent:g}%): the kernel "
-        "throttles it and responses slow down.",
+        f"{where} has used {{value}} of its container CPU limit (without a limit: of the CPUs "
+        f"it may run on) for more than {config.cpu_warning_for} (threshold "
+        f"{config.cpu_warning_percent:g}%): the kernel throttles it and responses slow down.",
     )
     memory = _usage_tests(
         config,

@@ -111,3 +111,28 @@ def write_v1_tree(
     (cpu / "cpu.cfs_period_us").write_text("100000\n")
     (cpu / "cpu.stat").write_text("nr_periods 500\nnr_throttled 12\nthrottled_time 250000000\n")
     return root
+
+
+def write_membership(path: Path, v2: str | None = "/", **v1: str) -> Path:
+    """A fake ``/proc/self/cgroup``: a v2 ``0::<v2>`` line and one v1 line per controller
+    (``cpu_cpuacct="/x"`` writes ``cpu,cpuacct:/x``)."""
+    lines = [f"{i + 1}:{name.replace('_', ',')}:{p}" for i, (name, p) in enumerate(v1.items())]
+    if v2 is not None:
+        lines.append(f"0::{v2}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def write_v2_host_root(root: Path, usage_usec: int = 10**12) -> Path:
+    """The host's v2 root cgroup: controllers and ``cpu.stat`` but no ``memory.max``/``cpu.max``
+    (the kernel does not create them at the root)."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
+    (root / "cpu.stat").write_text(f"usage_usec {usage_usec}\n")
+    (root / "memory.stat").write_text("inactive_file 0\n")
+    return root
+
+
+def mark_v1_hierarchy_root(controller_dir: Path) -> None:
+    """Give a v1 controller directory the file only a hierarchy's root has."""
+    (controller_dir / "cgroup.sane_behavior").write_text("0\n")
