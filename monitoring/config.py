@@ -184,6 +184,12 @@ class MonitoringConfig:
     grafana_dashboard_label_value: str = "1"
     dashboard_folder_annotation: str = "grafana_folder"
 
+    # --- dashboards: incident links (issue 15) --------------------------------------------
+    # Where people open Alertmanager's UI (the dashboards' "silence" links). The default is
+    # kube-prometheus-stack's in-cluster Service for the release name above (port-forward to
+    # it); set it to Alertmanager's external URL (``--web.external-url``) where one exists.
+    alertmanager_external_url: str = "http://kube-prometheus-stack-alertmanager.monitoring:9093"
+
     # --- derived -----------------------------------------------------------------------------
     @property
     def selector(self) -> str:
