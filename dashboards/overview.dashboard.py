@@ -12,8 +12,7 @@ states the question it answers and what "bad" looks like; docs/dashboards.md lis
 
 from __future__ import annotations
 
-from grafanalib.core import Dashboard
-from grafanalib.core import Stat, Table
+from grafanalib.core import Dashboard, Stat, Table
 
 from alerts.common import runbook_url
 from alerts.generate import build_rule_groups
@@ -28,7 +27,7 @@ STATUS_HEIGHT = 7
 """Height of the status tiles: row header (1) + 7 = 240 px, on the first screen."""
 
 
-# --- status row: is it broken? ---------------------------------------------------------------------
+# --- status row: is it broken? -------------------------------------------------------------------
 def _slo_status(config: MonitoringConfig) -> list:
     period = config.slo_period
     page = next(b for b in config.burn_rate_windows if b.severity == "critical")

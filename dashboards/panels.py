@@ -18,6 +18,7 @@ Grafana 13.2 writes (schemaVersion 42). Units are Grafana unit ids from
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Iterable, Sequence
 from urllib.parse import quote
@@ -508,8 +509,11 @@ def silences_link(config: MonitoringConfig) -> g.DashboardLink:
 def silence_url(config: MonitoringConfig, *matchers: str) -> str:
     """Alertmanager UI's new-silence form with ``matchers`` (e.g. ``'alertname="X"'``) filled
     in; ``config.alertmanager_external_url`` is its address. Grafana expands variables in it."""
-    matcher = quote("{" + ", ".join(matchers) + "}", safe="$")
-    return f"{config.alertmanager_external_url}/#/silences/new?filter={matcher}"
+    # URL-encode the matchers but keep Grafana's variables (`$namespace`, `${__data...}`) as
+    # they are, or Grafana would not find them to interpolate.
+    parts = re.split(r"(\$\{[^}]+\}|\$\w+)", "{" + ", ".join(matchers) + "}")
+    encoded = "".join(part if part.startswith("$") else quote(part, safe="") for part in parts)
+    return f"{config.alertmanager_external_url}/#/silences/new?filter={encoded}"
 
 
 def burn_rate_steps(config: MonitoringConfig, window: str) -> list[dict]:

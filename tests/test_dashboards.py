@@ -4,23 +4,21 @@ Lint parity with Grafana's dashboard-linter (github.com/grafana/dashboard-linter
 read at commit 4d0844b): every rule of its default set is a test over the committed JSON, with
 the same semantics unless an exception below says otherwise.
 
-| linter rule                          | test here                                              |
-|--------------------------------------|--------------------------------------------------------|
-| template-datasource-rule             | test_datasource_variable                               |
-| template-job-rule                    | test_namespace_and_pod_variables (exception 1)         |
-| template-instance-rule               | test_namespace_and_pod_variables (exception 1)         |
-| template-label-promql-rule           | test_variable_queries_are_promql_over_allowed_series   |
-| template-on-time-change-reload-rule  | test_namespace_and_pod_variables                       |
-| panel-datasource-rule                | test_every_panel_and_query_uses_..._conventions        |
-| panel-title-description-rule         | test_every_panel_has_title_description_and_a_grafana_unit |
-| panel-units-rule                     | test_every_panel_has_title_description_and_a_grafana_unit |
-| panel-no-targets-rule                | test_every_panel_and_query_uses_..._conventions        |
-| target-promql-rule                   | check_query (parse) + test_every_query_is_accepted_by_prometheus_own_parser |
-| target-rate-interval-rule            | check_query (exception 2)                              |
-| target-job-rule                      | check_query (exception 1)                              |
-| target-instance-rule                 | check_query (exception 1)                              |
-| target-counter-agg-rule              | test_counters_are_aggregated_with_rate_or_increase (exception 3) |
-| uneditable-dashboard                 | test_dashboard_identity_and_schema                     |
+- template-datasource-rule: test_datasource_variable
+- template-job-rule, template-instance-rule: test_namespace_and_pod_variables (exception 1)
+- template-label-promql-rule: test_variable_queries_are_promql_over_allowed_series
+- template-on-time-change-reload-rule: test_namespace_and_pod_variables
+- panel-datasource-rule, panel-no-targets-rule: check_conventions, in
+  test_every_panel_and_query_uses_the_datasource_variable_and_the_conventions
+- panel-title-description-rule, panel-units-rule:
+  test_every_panel_has_title_description_and_a_grafana_unit (every panel type, not only the
+  linter's stat/timeseries/gauge)
+- target-promql-rule: check_query (promql-parser) and
+  test_every_query_is_accepted_by_prometheus_own_parser (promtool)
+- target-rate-interval-rule: check_query (exception 2)
+- target-job-rule, target-instance-rule: check_query (exception 1)
+- target-counter-agg-rule: test_counters_are_aggregated_with_rate_or_increase (exception 3)
+- uneditable-dashboard: test_dashboard_identity_and_schema
 
 Deliberate exceptions:
 1. job/instance -> namespace/pod. On Kubernetes a job is the Service (one per app) and an
@@ -1119,3 +1117,208 @@ def test_per_pod_single_value_panels_query_the_latest_value_only(board):
         for target in panel["targets"]:
             if "{{pod}}" in target.get("legendFormat", ""):
                 assert target.get("instant") is True, panel["title"]
+
+
+# --- incident-first layout, links and annotations ------------------------------------------------
+FIRST_SCREEN_Y = 9  # grid units: the row header + ~300 px of tiles (30 px a unit)
+
+
+def first_screen(data: dict) -> dict[str, dict]:
+    return {p["title"]: p for p in data_panels(data) if p["gridPos"]["y"] < FIRST_SCREEN_Y}
+
+
+def threshold_color(steps: list[dict], value: float) -> str:
+    """The colour Grafana gives ``value``: the last step whose value is <= it (base: null)."""
+    color = steps[0]["color"]
+    for step in steps[1:]:
+        if value >= step["value"]:
+            color = step["color"]
+    return color
+
+
+def test_the_overview_answers_is_it_broken_on_the_first_screen():
+    """The status row: SLO budget and burn rate, firing alerts, scrape health, ready vs desired,
+    all starting above y 9; RED per route follows before the rest."""
+    data = load_generated("overview")
+    assert set(first_screen(data)) == {
+        f"Error budget left ({CONFIG.slo_period})",
+        "Burn rate (1h)",
+        "Firing alerts",
+        "Targets up vs expected",
+        "Ready pods vs desired",
+    }
+    rows = list(rows_of(data))
+    assert rows[:3] == [
+        "Status: is it broken?",
+        "Requests, errors and latency (RED) by route",
+        "Availability",
+    ]
+    by_route = [
+        p["title"]
+        for p in rows_of(data)[rows[1]]
+        if all("route" in t["expr"] and "by (route" in t["expr"] for t in p["targets"])
+    ]
+    assert by_route == [
+        "Requests per second by route and status",
+        "5xx error ratio by route",
+        "Latency p99 by route",
+    ]
+
+
+def test_the_status_tiles_are_coloured_by_the_alert_thresholds():
+    """Budget red once spent; burn rate red from the fastest page's factor; ready red at 0
+    (a total outage) and below the HA minimum, green from it; scrape health red below 100 %."""
+    tiles = first_screen(load_generated("overview"))
+    page = next(b for b in CONFIG.burn_rate_windows if b.severity == "critical")
+    steps = {t: p["fieldConfig"]["defaults"]["thresholds"]["steps"] for t, p in tiles.items()}
+    budget = steps[f"Error budget left ({CONFIG.slo_period})"]
+    assert threshold_color(budget, -0.01) == "red" and threshold_color(budget, 0.5) == "green"
+    burn = steps["Burn rate (1h)"]
+    assert [threshold_color(burn, v) for v in (0.5, 1.0, page.factor)] == [
+        "green",
+        "orange",
+        "red",
+    ]
+    ready = steps["Ready pods vs desired"]
+    assert threshold_color(ready, 0) == "red"
+    assert threshold_color(ready, CONFIG.ha_min_ready - 1) == "red"
+    assert threshold_color(ready, CONFIG.ha_min_ready) == "green"
+    assert threshold_color(steps["Targets up vs expected"], 0.99) == "red"
+    assert threshold_color(steps["Targets up vs expected"], 1.0) == "green"
+    # one tile per SLO in both SLO tiles
+    for title in (f"Error budget left ({CONFIG.slo_period})", "Burn rate (1h)"):
+        legends = [t["legendFormat"] for t in tiles[title]["targets"]]
+        assert legends == [s.name for s in CONFIG.slos]
+
+
+def test_every_alert_row_links_its_runbook_and_a_silence():
+    """The firing-alerts table attaches each generated alert's runbook URL (the same as its
+    runbook_url annotation) and links the alert name to Alertmanager's new-silence form."""
+    from alerts.generate import build_rule_groups
+
+    panel = first_screen(load_generated("overview"))["Firing alerts"]
+    (target,) = panel["targets"]
+    alerts = {
+        r["alert"]: r["annotations"]["runbook_url"]
+        for g in build_rule_groups(CONFIG)
+        for r in g["rules"]
+        if "alert" in r
+    }
+    calls = [
+        c
+        for c in nodes(parse(target["expr"]), promql_parser.Call)
+        if c.func.name == "label_replace"
+    ]
+    attached = {c.args[4].val: c.args[2].val for c in calls}
+    assert attached == alerts
+    overrides = panel["fieldConfig"]["overrides"]
+    links = {o["matcher"]["options"]: o["properties"][0]["value"] for o in overrides}
+    assert links["runbook"] == [
+        {"targetBlank": True, "title": "Open the runbook", "url": "${__value.raw}"}
+    ]
+    (silence,) = links["alertname"]
+    assert silence["url"].startswith(f"{CONFIG.alertmanager_external_url}/#/silences/new?filter=")
+    assert "${__data.fields.alertname}" in silence["url"] and "$namespace" in silence["url"]
+
+
+def test_dashboards_link_each_other_and_alertmanager_and_mark_deploys(board):
+    """Links: the folder's other dashboards with time range and variables, Alertmanager's
+    silences; annotations: the built-in one and deploys from the app's version label."""
+    _, data = board
+    folder, silences = data["links"]
+    assert folder["type"] == "dashboards" and folder["tags"] == [CONFIG.app_name]
+    assert folder["keepTime"] is True and folder["includeVars"] is True
+    assert silences["type"] == "link"
+    assert silences["url"].startswith(CONFIG.alertmanager_external_url + "/#/silences/new")
+    builtin, deploys = data["annotations"]["list"]
+    assert builtin["builtIn"] == 1
+    assert deploys["datasource"] == panels.DATASOURCE
+    tree = parse(deploys["target"]["expr"])
+    selectors = nodes(tree, promql_parser.VectorSelector)
+    assert {s.name for s in selectors} == {m.INFO}
+    for selector in selectors:
+        assert matchers(selector)["namespace"] == ("MatchOp.Equal", NAMESPACE_SENTINEL)
+    assert "version" in deploys["titleFormat"]
+
+
+COUNTER_EXCEPTIONS = {("overview", "Container restarts")}
+"""target-counter-agg-rule exceptions (module docstring, exception 3)."""
+
+
+def test_counters_are_aggregated_with_rate_or_increase(board):
+    """target-counter-agg-rule, its semantics exactly: a selector of a *_total series must be
+    the range of a rate(), irate() or increase() call."""
+    name, data = board
+    offenders = set()
+    for panel in data_panels(data):
+        for target in panel["targets"]:
+            tree = parse(target["expr"])
+            wrapped = [
+                call.args[0].vector_selector.name
+                for call in nodes(tree, promql_parser.Call)
+                if call.func.name in {"rate", "irate", "increase"}
+                and isinstance(call.args[0], promql_parser.MatrixSelector)
+            ]
+            counters = [
+                s.name
+                for s in nodes(tree, promql_parser.VectorSelector)
+                if s.name.endswith("_total")
+            ]
+            # every counter selector is one of the wrapped ones (counted, as names repeat)
+            if sorted(counters) != sorted(n for n in wrapped if n.endswith("_total")):
+                offenders.add((name, panel["title"]))
+    assert offenders == {e for e in COUNTER_EXCEPTIONS if e[0] == name}
+
+
+def test_slo_burn_rate_pairs_draw_their_alert_thresholds():
+    """One panel per burn-rate alert: its long and short window, dashed at its factor."""
+    for slo in CONFIG.slos:
+        row = {p["title"]: p for p in rows_of(load_generated("slo"))[slo_row_title(slo.name)]}
+        for burn in CONFIG.burn_rate_windows:
+            (panel,) = [
+                p for t, p in row.items() if t.startswith(f"Burn rate {burn.long} / {burn.short} ")
+            ]
+            assert threshold_values(panel) == [burn.factor]
+            assert [t["legendFormat"] for t in panel["targets"]] == [burn.long, burn.short]
+        assert CONFIG.slo_period in slo_row_title(slo.name)
+
+
+def slo_row_title(slo_name: str) -> str:
+    (title,) = [t for t in rows_of(load_generated("slo")) if t.startswith(f"SLO {slo_name}:")]
+    return title
+
+
+# --- Grafana's own types: tsc against @grafana/schema --------------------------------------------
+@pytest.mark.manifests
+def test_the_json_type_checks_against_grafana_schema_and_uses_its_schema_version():
+    """tsc --noEmit over every committed dashboard typed as @grafana/schema's Dashboard (13.2.x,
+    pinned) and over controls.ts, whose deliberate mistakes must fail; schemaVersion is the
+    package's defaultDashboard.schemaVersion."""
+    from dashboards import typecheck
+
+    npm = require_binary("npm", hint="apt-get install nodejs npm")
+    check_dir = typecheck.SCHEMA_CHECK_DIR
+    tsc = check_dir / "node_modules" / ".bin" / "tsc"
+    if not tsc.is_file():  # .ci/run installs it; a developer's first run does it here
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"], cwd=check_dir, check=True, capture_output=True
+        )
+    node = require_binary("node", "/usr/bin/nodejs", hint="apt-get install nodejs")
+    default = subprocess.run(
+        [node, "-e", "console.log(require('@grafana/schema').defaultDashboard.schemaVersion)"],
+        cwd=check_dir,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert int(default.stdout) == generate.SCHEMA_VERSION
+    pinned = json.loads((check_dir / "package-lock.json").read_text())["packages"]
+    assert pinned["node_modules/@grafana/schema"]["version"].startswith("13.2.")
+    typecheck.GENERATED_TS.parent.mkdir(exist_ok=True)
+    typecheck.GENERATED_TS.write_text(
+        typecheck.render_typescript({n: load_generated(n) for n in NAMES})
+    )
+    result = subprocess.run(
+        [str(tsc), "--noEmit", "-p", str(check_dir)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
