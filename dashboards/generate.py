@@ -135,10 +135,16 @@ def _check_dashboard(path: Path, what: str, board: object) -> None:
 
 # --- normalising grafanalib's JSON ----------------------------------------------------------------
 def _strip_nulls(value: object, key: str = "") -> object:
-    """Drop ``None`` values recursively, except a threshold step's ``value`` (null = base)."""
+    """Drop ``None`` values recursively, except a threshold step's ``value`` (null = base) and a
+    range value mapping's ``from``/``to`` (Grafana 13.2's RangeValueMap requires both; null =
+    unbounded)."""
     if isinstance(value, dict):
         keep_null = key == "steps"
-        return {k: _strip_nulls(v, k) for k, v in value.items() if v is not None or keep_null}
+        return {
+            k: _strip_nulls(v, k)
+            for k, v in value.items()
+            if v is not None or keep_null or k in ("from", "to")
+        }
     if isinstance(value, list):
         return [_strip_nulls(v, key) for v in value]
     return value

@@ -250,11 +250,13 @@ def stat(
     no_value: str | None = None,
     overrides: list[dict] | None = None,
     graph: bool = True,
+    mappings: list[dict] | None = None,
 ) -> g.Stat:
     """A stat panel showing each series' last value, coloured by ``thresholds``.
 
     ``overrides`` are Grafana field overrides (``overrides_thresholds``, ``fixed_color``);
-    ``graph`` False drops the sparkline (small status tiles read better without it).
+    ``graph`` False drops the sparkline (small status tiles read better without it);
+    ``mappings`` are Grafana value mappings (value or range -> text and colour).
     """
     return g.Stat(
         **_common(title, description, targets, width, height),
@@ -266,6 +268,7 @@ def stat(
         decimals=decimals,
         noValue=no_value,
         overrides=overrides or [],
+        mappings=mappings or [],
     )
 
 

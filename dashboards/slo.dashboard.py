@@ -39,6 +39,8 @@ from monitoring.config import (
 )
 
 RATE = "$__rate_interval"
+NOT_BURNING_SECONDS = 100 * 365 * 86400
+"""A time to exhaustion beyond a century (+Inf when nothing burns) reads "not burning"."""
 
 EVEN_SPEND = p.EVEN_SPEND
 
@@ -97,21 +99,39 @@ def _slo_row(slo: SLO, config: MonitoringConfig) -> p.Row:
         f"Time to exhaustion at the {page.long} burn",
         f"How long until the budget is gone if errors continue as in the last {page.long}? "
         f"Remaining budget x {period} / burn rate over {page.long} (a burn rate of 1 spends "
-        f"the whole budget in {period}). Bad: red under a day, orange under a week; "
-        "empty when nothing burns (or the budget is already spent).",
+        f"the whole budget in {period}). Bad: red under a day (0 = already spent), orange "
+        'under a week; "not burning" when no error spends it.',
         [
             p.target(
-                # `> 0` on both: no burn (division by 0) or a spent budget gives no value
-                f"({remaining_expr} > 0) * {seconds}"
-                f" / ({slo_error_ratio_record(page.long)}{selector} / {budget} > 0)",
+                # a spent budget counts as 0 left; no burn divides by 0 = +Inf ("not burning")
+                f"clamp_min({remaining_expr}, 0) * {seconds}"
+                f" / ({slo_error_ratio_record(page.long)}{selector} / {budget})",
                 "time left",
             )
         ],
         unit=p.units.SECONDS,
         thresholds=p.steps((86400, "orange"), (7 * 86400, "green"), base="red"),
+        mappings=[
+            # `to` null: unbounded (+Inf itself is beyond any number JSON can hold)
+            {
+                "type": "range",
+                "options": {
+                    "from": NOT_BURNING_SECONDS,
+                    "to": None,
+                    "result": {"text": "not burning", "color": "green", "index": 0},
+                },
+            },
+            # 0 / 0: nothing left and nothing burning
+            {
+                "type": "special",
+                "options": {
+                    "match": "nan",
+                    "result": {"text": "spent", "color": "red", "index": 1},
+                },
+            },
+        ],
         width=4,
         height=8,
-        no_value="not burning",
     )
     alertname = budget_alert_name(config, slo)
     severities = sorted({b.severity for b in config.burn_rate_windows})
@@ -214,7 +234,7 @@ def _slo_row(slo: SLO, config: MonitoringConfig) -> p.Row:
         [
             p.target(good, "good"),
             p.target(total, "total"),
-            p.target(f"{total} - {good}", "bad"),
+            p.target(f"{total} - ({good})", "bad"),
         ],
         unit=p.units.REQUESTS_PER_SEC,
         min_value=0,

@@ -14,6 +14,9 @@ Starts, in the foreground, each bound to 127.0.0.1 only:
 - Grafana, only when ``grafana`` or ``grafana-server`` is on PATH, with a Prometheus datasource
   of uid ``config.grafana_datasource_uid`` and the dashboards built from the same config by the
   dashboards generator (``build(config)``: no HPA panels locally);
+- a simulated kube-state-metrics (``local.kube_state``, a thread of this process) serving the
+  Deployment's desired replicas and the app container's restart count, scraped by Prometheus;
+  ``LocalStack.restart_app()`` restarts the app as the kubelet would and counts it;
 - optionally the traffic generator (``local.traffic``).
 
 Nothing is hand-copied: the rules come from ``alerts.generate.render_rules_file(config)``, the
@@ -47,6 +50,7 @@ functions), ``local.processes`` the children, the binaries and the webhook recei
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import signal
@@ -62,6 +66,7 @@ from typing import IO
 from alerts import alertmanager
 from alerts.generate import render_rules_file
 from local import traffic
+from local.kube_state import KubeStateMetrics
 from local.processes import (
     Binaries,
     Child,
@@ -136,6 +141,8 @@ class LocalStack:
         self.state_dir: Path | None = None
         self.children: dict[str, Child] = {}
         self.webhook: WebhookReceiver | None = None
+        self.kube_state: KubeStateMetrics | None = None
+        self._app_env: dict[str, str] = {}
         self.traffic: traffic.TrafficGenerator | None = None
         self.stop_requested = threading.Event()
         self.force_stop = threading.Event()
@@ -192,7 +199,7 @@ class LocalStack:
         )
         wanted = ["app"]
         if have_prometheus:
-            wanted.append("prometheus")
+            wanted += ["prometheus", "kube_state_metrics"]
         if have_alertmanager:
             wanted += ["alertmanager", "webhook"]
         if grafana_cmd:
@@ -228,9 +235,11 @@ class LocalStack:
             else:
                 self.notes.append("amtool not found: alertmanager.yml not checked")
         if grafana_cmd:
-            for path, text in grafana_dashboard_files(
-                self.config, state / GRAFANA_DASHBOARDS
-            ).items():
+            # The dashboards' silence links point at this Alertmanager.
+            shown = dataclasses.replace(
+                self.config, alertmanager_external_url=self.url("alertmanager")
+            )
+            for path, text in grafana_dashboard_files(shown, state / GRAFANA_DASHBOARDS).items():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text)
 
@@ -248,6 +257,7 @@ class LocalStack:
             }
         )
         env.update(self.app_env)
+        self._app_env = env
         self._start("app", gunicorn_command(), env)
         self._wait_ready("app", self.url("app") + "/healthz")
 
@@ -266,6 +276,9 @@ class LocalStack:
                 ],
             )
         if have_prometheus:
+            self.kube_state = KubeStateMetrics(
+                self.config, self.pod_name, self.ports.kube_state_metrics, HOST
+            ).start()
             self._start(
                 "prometheus",
                 [
@@ -362,6 +375,11 @@ class LocalStack:
             lines.append(
                 f"  Prometheus    {self.url('prometheus')}/alerts   (targets, rules, graph)"
             )
+        if self.kube_state is not None:
+            lines.append(
+                f"  kube-state    {self.url('kube_state_metrics')}/metrics   "
+                "(simulated: desired replicas, container restarts)"
+            )
         if "alertmanager" in self.children:
             lines.append(f"  Alertmanager  {self.url('alertmanager')}   (routing, silences)")
             lines.append(
@@ -417,6 +435,22 @@ class LocalStack:
         child.kill()
         return child.returncode()
 
+    def restart_app(self, timeout: float = STOP_TIMEOUT_SECONDS) -> int:
+        """Restart the app's "container" as the kubelet does after a crash: kill it (SIGKILL),
+        start the same command with the same environment and pod name, wait for /healthz, and
+        count the restart in the simulated kube-state-metrics. Returns the restarts so far.
+
+        Raises:
+            StackError: the app does not come back within ``READY_TIMEOUT_SECONDS``.
+        """
+        child = self.children["app"]
+        child.kill()
+        child.wait(time.monotonic() + timeout, self.force_stop)
+        restarts = self.kube_state.record_restart() if self.kube_state is not None else 0
+        self._start("app", gunicorn_command(), self._app_env)
+        self._wait_ready("app", self.url("app") + "/healthz")
+        return restarts
+
     # --- stop -----------------------------------------------------------------------------------
     def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
         """Stop everything: SIGTERM all children, SIGKILL what remains after ``timeout`` seconds
@@ -434,6 +468,8 @@ class LocalStack:
             child.kill()
         if self.webhook is not None:
             self.webhook.stop()
+        if self.kube_state is not None:
+            self.kube_state.stop()
         if self.state_dir is not None:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 

@@ -67,6 +67,7 @@ from monitoring.config import (
     slo_error_ratio_record,
 )
 from tests.conftest import ROOT, require_binary, require_schemas
+from tests.support.grafana import threshold_color
 
 NAMES = sorted(CONFIG.dashboard_uids)
 HISTOGRAMS = (m.HTTP_REQUEST_DURATION,)
@@ -1041,9 +1042,17 @@ def test_dashboard_queries_compute_what_their_panels_claim(tmp_path):
         cases.append((firing, "{}", 0))  # none firing: 0, not "no data"
     # good events per minute: availability 3 + 3 OK of 7 API requests (the SLO dashboard sums
     # all pods); latency 3 of 4 within the bound
-    for slo_name, legend, value in (("availability", "good", 6), ("latency", "good", 3)):
-        good = query("slo", "Good and total events", f"SLO_{slo_name}", legend=legend)
-        cases.append((good, "{}", value / 60))
+    events = (
+        ("availability", "good", 6),
+        ("availability", "total", 7),
+        ("availability", "bad", 1),
+        ("latency", "good", 3),
+        ("latency", "bad", 1),
+    )
+    for slo_name, legend, value in events:
+        events_query = query("slo", "Good and total events", f"SLO_{slo_name}", legend=legend)
+        # per minute, rounded: 1/60 per second is not exact in binary
+        cases.append((f"round(60 * ({events_query}), 0.001)", "{}", value))
     rules_test = {
         "rule_files": [],
         "evaluation_interval": "1m",
@@ -1125,15 +1134,6 @@ FIRST_SCREEN_Y = 9  # grid units: the row header + ~300 px of tiles (30 px a uni
 
 def first_screen(data: dict) -> dict[str, dict]:
     return {p["title"]: p for p in data_panels(data) if p["gridPos"]["y"] < FIRST_SCREEN_Y}
-
-
-def threshold_color(steps: list[dict], value: float) -> str:
-    """The colour Grafana gives ``value``: the last step whose value is <= it (base: null)."""
-    color = steps[0]["color"]
-    for step in steps[1:]:
-        if value >= step["value"]:
-            color = step["color"]
-    return color
 
 
 def test_the_overview_answers_is_it_broken_on_the_first_screen():
