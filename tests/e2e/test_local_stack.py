@@ -285,7 +285,11 @@ def test_the_restart_panel_counts_exactly_the_restarts_the_test_caused(stack, pr
     """Restart the app twice as the kubelet would (SIGKILL, start again); over a step that
     spans both, the Container restarts query returns exactly 2 for the pod - not 4x, not an
     extrapolated 2.1. Runs after the data tests (a restart resets the app's counters)."""
-    restarts = kubernetes_series.POD_CONTAINER_RESTARTS + SELECTOR
+    # kube-state-metrics' own job label, the app's namespace and pod
+    restarts = (
+        f'{kubernetes_series.POD_CONTAINER_RESTARTS}{{job="{CONFIG.kube_state_metrics_job}", '
+        f'namespace="{CONFIG.namespace}", pod="{stack.pod_name}"}}'
+    )
     prom.wait_for(f"{restarts} == 0", stack.started + DATA_BOUND_SECONDS)
     prom.wait_for(f"{metric_names.READY}{SELECTOR} == 1", stack.started + READY_BOUND_SECONDS)
     time.sleep(6.0)  # one more scrape of the 0, so the step's start holds it
@@ -305,7 +309,8 @@ def test_stopping_the_app_fires_metrics_gone_and_notifies_the_webhook(stack, pro
     """Runs last (stops the app): the alert fires in Prometheus, then reaches the webhook; the
     ready-vs-desired tile reads the ready count while the app runs and 0 (red) once it is gone;
     the firing-alerts table lists the alert with its runbook."""
-    prom.wait_for(f"up{SELECTOR} == 1", stack.started + UP_BOUND_SECONDS)
+    # from now, not from the start: the restart test just restarted the app
+    prom.wait_for(f"up{SELECTOR} == 1", time.monotonic() + UP_BOUND_SECONDS)
     ready_title = "Ready pods vs desired"
     ready_query = panel_query("overview", ready_title, "ready", pod=".+")
     ready_steps = panel("overview", ready_title)["fieldConfig"]["defaults"]["thresholds"]["steps"]
