@@ -269,6 +269,19 @@ def test_dashboard_variables_offer_the_local_namespace_and_pod(stack, prom):
         assert expected[label] in values, (dashboard, variable, values)
 
 
+def test_the_deploy_annotation_marks_the_version_that_just_started(stack, prom):
+    """Every dashboard's deploy annotation: the app's version is new at the stack's start (it
+    did not exist rate_window ago), so the query returns it - the mark a rollout leaves."""
+    for name, board in build_all(CONFIG).items():
+        (deploys,) = [a for a in board["annotations"]["list"] if a.get("name") == "Deploys"]
+        expr = expand(deploys["target"]["expr"], pod=".+")
+        result = prom.wait_for(expr, stack.started + DATA_BOUND_SECONDS)
+        info = prom.query(f"{metric_names.INFO}{SELECTOR}")
+        assert {r["metric"]["version"] for r in result} == {i["metric"]["version"] for i in info}, (
+            name
+        )
+
+
 def panel_query(dashboard: str, title: str, legend: str | None = None, **kwargs: str) -> str:
     """The expanded query of a panel (the one with ``legend``, when given)."""
     targets = [t for t in panel(dashboard, title)["targets"] if legend in (None, t["legendFormat"])]
