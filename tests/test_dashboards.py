@@ -1300,9 +1300,14 @@ def test_the_json_type_checks_against_grafana_schema_and_uses_its_schema_version
     check_dir = typecheck.SCHEMA_CHECK_DIR
     tsc = check_dir / "node_modules" / ".bin" / "tsc"
     if not tsc.is_file():  # .ci/run installs it; a developer's first run does it here
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"], cwd=check_dir, check=True, capture_output=True
+        installed = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"],
+            cwd=check_dir,
+            capture_output=True,
+            text=True,
+            check=False,
         )
+        assert installed.returncode == 0, f"npm ci in {check_dir} failed:\n{installed.stderr}"
     node = require_binary("node", "/usr/bin/nodejs", hint="apt-get install nodejs")
     default = subprocess.run(
         [node, "-e", "console.log(require('@grafana/schema').defaultDashboard.schemaVersion)"],
