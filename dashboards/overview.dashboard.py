@@ -44,11 +44,11 @@ def _slo_status(config: MonitoringConfig) -> list:
     remaining = p.stat(
         f"Error budget left ({period})",
         f"How much of each SLO's {period} error budget is left? 1 - error ratio over {period} "
-        "/ error budget, per SLO. Bad: orange below 25 %, red once spent (below 0). Details: "
-        "the SLO dashboard.",
+        f"/ error budget, per SLO. Bad: orange below {p.number(p.BUDGET_LOW * 100)} %, red once "
+        "spent (below 0). Details: the SLO dashboard.",
         budget_targets,
         unit=p.units.PERCENT_UNIT,
-        thresholds=p.steps((0.0, "orange"), (0.25, "green"), base="red"),
+        thresholds=p.budget_steps(),
         decimals=1,
         width=4,
         height=STATUS_HEIGHT,

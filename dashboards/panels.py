@@ -40,6 +40,7 @@ __all__ = [
     "Row",
     "app_selector",
     "bar_gauge",
+    "budget_steps",
     "burn_rate_steps",
     "dashboard",
     "deploy_annotation",
@@ -517,6 +518,17 @@ def silence_url(config: MonitoringConfig, *matchers: str) -> str:
     parts = re.split(r"(\$\{[^}]+\}|\$\w+)", "{" + ", ".join(matchers) + "}")
     encoded = "".join(part if part.startswith("$") else quote(part, safe="") for part in parts)
     return f"{config.alertmanager_external_url}/#/silences/new?filter={encoded}"
+
+
+BUDGET_LOW = 0.25
+"""Share of the error budget left below which a budget tile turns orange: a warning before it
+is spent (red below 0), with a quarter of the period's budget still to react with."""
+
+
+def budget_steps() -> list[dict]:
+    """Threshold steps for an error budget remaining (ratio): red below 0 (spent), orange below
+    ``BUDGET_LOW``, else green."""
+    return steps((0.0, "orange"), (BUDGET_LOW, "green"), base="red")
 
 
 def burn_rate_steps(config: MonitoringConfig, window: str) -> list[dict]:

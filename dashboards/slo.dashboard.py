@@ -86,10 +86,10 @@ def _slo_row(slo: SLO, config: MonitoringConfig) -> p.Row:
         f"Error budget remaining ({period})",
         f"How much of the {period} error budget ({p.number(slo.error_budget * 100)} % of "
         f"requests) is left? 1 - error ratio over {period} / error budget. Bad: orange below "
-        "25 %, red once the budget is spent (below 0 %).",
+        f"{p.number(p.BUDGET_LOW * 100)} %, red once the budget is spent (below 0 %).",
         [p.target(remaining_expr, "remaining")],
         unit=p.units.PERCENT_UNIT,
-        thresholds=p.steps((0.0, "orange"), (0.25, "green"), base="red"),
+        thresholds=p.budget_steps(),
         decimals=1,
         width=4,
         height=8,
@@ -135,11 +135,16 @@ def _slo_row(slo: SLO, config: MonitoringConfig) -> p.Row:
     )
     alertname = budget_alert_name(config, slo)
     severities = sorted({b.severity for b in config.burn_rate_windows})
+    pairs_of = {
+        sev: ", ".join(f"{b.long}/{b.short}" for b in config.burn_rate_windows if b.severity == sev)
+        for sev in severities
+    }
     alerts = p.stat(
         "SLO alerts firing",
-        f"Is the {alertname} alert firing, as a page (the {page.long}/{page.short} and 6h/30m "
-        "pairs) or as a ticket (the slow pairs)? The number of firing alerts per severity "
-        "(Prometheus' ALERTS). Bad: any page (red), any ticket (orange).",
+        f"Is the {alertname} alert firing? The number of firing alerts per severity "
+        "(Prometheus' ALERTS): "
+        + "; ".join(f"{_severity_name(sev)}: windows {pairs_of[sev]}" for sev in severities)
+        + ". Bad: any page (red), any ticket (orange).",
         [
             p.target(
                 # `or vector(0)`: no firing alert is 0, not "no data"
