@@ -276,9 +276,15 @@ class LocalStack:
                 ],
             )
         if have_prometheus:
-            self.kube_state = KubeStateMetrics(
-                self.config, self.pod_name, self.ports.kube_state_metrics, HOST
-            ).start()
+            try:
+                self.kube_state = KubeStateMetrics(
+                    self.config, self.pod_name, self.ports.kube_state_metrics, HOST
+                ).start()
+            except OSError as error:  # taken since busy_ports looked
+                raise StackError(
+                    f"simulated kube-state-metrics cannot listen on "
+                    f"{HOST}:{self.ports.kube_state_metrics}: {error}"
+                ) from error
             self._start(
                 "prometheus",
                 [
@@ -498,7 +504,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(str(error))
     for name, var in PORT_ENV.items():
         parser.add_argument(
-            f"--{name}-port",
+            f"--{name.replace('_', '-')}-port",  # dest stays <name>_port
             type=int,
             default=getattr(defaults, name),
             help=f"default ${var} or {getattr(defaults, name)}",
