@@ -21,3 +21,19 @@ export const badRefresh: PrometheusDashboard = {
   // @ts-expect-error a numeric enum value out of range (variable refresh is 0, 1 or 2)
   templating: { list: [{ name: "v", type: "query", refresh: 7 }] },
 };
+export const badAnnotation: PrometheusDashboard = {
+  schemaVersion: 42,
+  annotations: {
+    list: [
+      {
+        datasource: { type: "prometheus", uid: "x" },
+        enable: true,
+        iconColor: "purple",
+        name: "Deploys",
+        target: { expr: "up", refId: "Anno" },
+        // @ts-expect-error a Prometheus annotation's titleFormat is a string
+        titleFormat: 1,
+      },
+    ],
+  },
+};

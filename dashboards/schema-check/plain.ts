@@ -1,3 +1,5 @@
+import type { AnnotationQuery, Dashboard, DataQuery } from "@grafana/schema";
+
 // The one shim between plain JSON and @grafana/schema's types (used by the generated
 // .generated/dashboards.ts that tests/test_dashboards.py writes and type-checks).
 //
@@ -15,8 +17,6 @@ export type Plain<T> = T extends string
     : T extends object
       ? { [K in keyof T]: Plain<T[K]> }
       : T;
-
-import type { AnnotationQuery, Dashboard, DataQuery } from "@grafana/schema";
 
 // @grafana/schema types an annotation's query as a bare DataQuery (refId, hide, ...); what a
 // Prometheus annotation adds is the data source plugin's (packages/grafana-prometheus, not on
