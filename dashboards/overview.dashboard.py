@@ -101,8 +101,8 @@ def _firing_alerts(config: MonitoringConfig) -> Table:
         "Firing alerts",
         "Which of this app's alerts fire right now, and what to do? Prometheus' ALERTS series "
         "for the namespace, one row per alert: click the alert name to silence it in "
-        "Alertmanager, the runbook to open its section of docs/runbooks.md. Empty is good; a "
-        "critical row is a page.",
+        "Alertmanager, the runbook to open its section of docs/runbooks.md. Bad: any row; a "
+        "critical one is a page (empty is good).",
         [p.target(_with_runbooks(firing, config), instant=True, table=True)],
         unit=p.units.NONE_FORMAT,
         hidden_columns=("Time", "Value", "__name__", "alertstate", "job", "namespace"),
@@ -234,7 +234,7 @@ def _traffic(config: MonitoringConfig) -> p.Row:
         "Which API route fails? 5xx responses / all responses per API route. Dashed: the "
         f"availability SLO's error budget ({p.number(budget * 100)} %: above it the budget burns "
         f"faster than it refills) and the warning alert's threshold "
-        f"({p.number(config.error_ratio_warning * 100)} %).",
+        f"({p.number(config.error_ratio_warning * 100)} %). Bad: one route above the budget line.",
         [
             p.target(
                 # `or ... * 0`: a route without 5xx series has a ratio of 0, not "no data"
@@ -255,7 +255,8 @@ def _traffic(config: MonitoringConfig) -> p.Row:
         "Which API route is slow? The 99th percentile per route from the request-duration "
         f"histogram. Dashed: the latency SLO's bound ({slo_bound} s; the SLO allows "
         f"{p.number(latency_slo.error_budget * 100)} % of requests above it) and the p99 warning "
-        f"alert's threshold ({p99_warning} s).",
+        f"alert's threshold ({p99_warning} s). Bad: one route above the bound while the others "
+        "are not (that route's code or dependency).",
         [
             p.target(
                 f"histogram_quantile(0.99, sum by (route, le) (rate({buckets}[{RATE}])))",
@@ -274,7 +275,7 @@ def _traffic(config: MonitoringConfig) -> p.Row:
         "5xx error ratio (API routes)",
         "What share of API requests fail on the server side? 5xx responses / all responses "
         "on API routes (probes and /metrics excluded). The dashed line is the warning alert's "
-        f"threshold ({p.number(config.error_ratio_warning * 100)} %).",
+        f"threshold ({p.number(config.error_ratio_warning * 100)} %). Bad: above the line.",
         [
             p.target(
                 # `or vector(0)`: no 5xx series yet is a ratio of 0, not "no data"
@@ -292,7 +293,7 @@ def _traffic(config: MonitoringConfig) -> p.Row:
         "Latency p50 / p95 / p99 (API routes)",
         "How long do API requests take? Quantiles estimated from the request-duration "
         f"histogram. Dashed lines: the latency SLO's bound ({slo_bound} s) and the p99 "
-        f"warning alert's threshold ({p99_warning} s).",
+        f"warning alert's threshold ({p99_warning} s). Bad: p99 above the SLO bound for long.",
         [
             p.target(
                 f"histogram_quantile({q}, sum by (le) (rate({buckets}[{RATE}])))",
@@ -322,7 +323,8 @@ def _resources(config: MonitoringConfig) -> p.Row:
         "CPU per pod (% of limit)",
         "Is any pod near its CPU limit, where the kernel throttles it? CPU used as a percentage "
         f"of the container's limit, as the app reports it. Dashed: the warning alert's "
-        f"threshold ({p.number(config.cpu_warning_percent)} %).",
+        f"threshold ({p.number(config.cpu_warning_percent)} %)."
+        " Bad: near or above the line for minutes.",
         [p.target(f"max by (pod) ({m.CPU_USAGE_PERCENT}{p.app_selector()})", "{{pod}}")],
         unit=p.units.PERCENT_FORMAT,
         thresholds=p.steps((config.cpu_warning_percent, "red")),
@@ -333,7 +335,8 @@ def _resources(config: MonitoringConfig) -> p.Row:
         "CPU throttling per pod",
         "Is the CPU limit slowing requests down? Share of CFS scheduling periods in which the "
         "container hit its CPU quota and was paused (the app's cgroup counters); a steady "
-        "share means latency suffers - raise the limit or scale out. Empty without a CPU limit.",
+        "share means latency suffers - raise the limit or scale out. Empty without a CPU limit. "
+        "Bad: a steady share above a few percent.",
         [
             p.target(
                 # `> 0`: without a CPU quota no period elapses; no data rather than 0/0 = NaN
@@ -350,7 +353,8 @@ def _resources(config: MonitoringConfig) -> p.Row:
         "Memory per pod (% of limit)",
         "Is any pod near its memory limit, where it gets OOM-killed? Working set as a "
         "percentage of the container's limit, as the app reports it. Dashed: the warning "
-        f"alert's threshold ({p.number(config.memory_warning_percent)} %).",
+        f"alert's threshold ({p.number(config.memory_warning_percent)} %). Bad: a line climbing "
+        "towards 100 % (OOM kill next).",
         [p.target(f"max by (pod) ({m.MEMORY_USAGE_PERCENT}{p.app_selector()})", "{{pod}}")],
         unit=p.units.PERCENT_FORMAT,
         thresholds=p.steps((config.memory_warning_percent, "red")),
@@ -368,7 +372,7 @@ def _resources(config: MonitoringConfig) -> p.Row:
             "Will the HPA scale out on CPU? It compares usage with the containers' CPU "
             "*requests*, not their limits: cAdvisor usage / kube-state-metrics requests per "
             f"pod. Dashed: the HPA's target ({config.hpa_cpu_target_percent} %), averaged "
-            "over pods.",
+            "over pods. Bad: above the line with the HPA at its maximum.",
             [
                 p.target(
                     f"100 * sum by (pod) (rate({k8s.CONTAINER_CPU_USAGE}{containers}[{RATE}]))"
@@ -384,7 +388,8 @@ def _resources(config: MonitoringConfig) -> p.Row:
             "Memory per pod (% of request, HPA target)",
             "Will the HPA scale out on memory? Working set (cAdvisor) / the containers' memory "
             "requests (kube-state-metrics) per pod. Dashed: the HPA's target "
-            f"({config.hpa_memory_target_percent} %), averaged over pods.",
+            f"({config.hpa_memory_target_percent} %), averaged over pods. Bad: above the line "
+            "with the HPA at its maximum.",
             [
                 p.target(
                     f"100 * sum by (pod) ({k8s.CONTAINER_MEMORY_WORKING_SET}{containers})"
@@ -412,7 +417,7 @@ def _autoscaling(config: MonitoringConfig) -> p.Row:
         "HPA replicas: current, desired, min, max",
         "Is the autoscaler keeping up, or pinned at its bounds? Replicas as the HPA sees them "
         "(kube-state-metrics). Current at max for long means the HPA cannot add capacity; "
-        f"red from {config.hpa_max_replicas}, the configured maximum.",
+        f"red from {config.hpa_max_replicas}, the configured maximum. Bad: current at max.",
         [p.target(f"max({name}{hpa})", legend) for name, legend in series],
         unit=p.units.SHORT,
         thresholds=p.steps((config.hpa_max_replicas, "red")),

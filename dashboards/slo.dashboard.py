@@ -170,7 +170,7 @@ def _slo_row(slo: SLO, config: MonitoringConfig) -> p.Row:
         "How fast is the budget burning over each alert window? Error ratio / error budget "
         f"(1 = the budget lasts exactly {period}). Orange above 1; red from the lowest "
         "burn-rate alert factor that uses the window (the alert fires when its long and its "
-        "short window both exceed it).",
+        "short window both exceed it). Bad: red bars, a page or ticket is near.",
         [
             # instant: a bar shows the latest value only, no need to fetch a range
             p.target(f"{slo_error_ratio_record(w)}{selector} / {budget}", w, instant=True)

@@ -581,6 +581,16 @@ def test_every_panel_has_title_description_and_a_grafana_unit(board):
         assert row["title"].strip()
 
 
+def test_every_description_says_what_bad_looks_like(board):
+    """For the person at 3 a.m.: each panel's description (the question it answers) also says
+    what a bad reading is, in a sentence starting with "Bad:"."""
+    _, data = board
+    missing = [p["title"] for p in data_panels(data) if "Bad:" not in p["description"]]
+    assert missing == []
+    questions = [p["title"] for p in data_panels(data) if "?" not in p["description"]]
+    assert questions == []
+
+
 def test_every_panel_and_query_uses_the_datasource_variable_and_the_conventions(board):
     """panel-datasource-rule, target-promql-rule, target-rate-interval-rule, allowed metric
     names, namespace/pod filters - all problems listed at once."""
