@@ -7,8 +7,8 @@ the config it is given (``MonitoringConfig.validate``) and then calls ``build(co
 different config (the local stack's ``local_config()``, a test's) gives its own dashboards. For
 each ``<name>`` this writes
 
-- ``dashboards/generated/<name>.json``: the dashboard as Grafana 11 writes it (schemaVersion
-  39), keys sorted, indent 2, trailing newline;
+- ``dashboards/generated/<name>.json``: the dashboard as Grafana 13.2 writes it (schemaVersion
+  42), keys sorted, indent 2, trailing newline;
 - ``k8s/dashboards/<name>-dashboard-configmap.yaml``: a ConfigMap in ``config.namespace``
   labelled ``grafana_dashboard: "1"`` (what kube-prometheus-stack's Grafana sidecar watches),
   annotated with the Grafana folder, holding exactly that JSON under ``<uid>.json``;
@@ -52,8 +52,13 @@ K8S_DIR = ROOT / "k8s" / "dashboards"
 SUFFIX = ".dashboard.py"
 CONFIGMAP_SUFFIX = "-dashboard-configmap.yaml"
 
-SCHEMA_VERSION = 39
-"""The dashboard schema Grafana 11 writes (grafanalib's default is 12)."""
+SCHEMA_VERSION = 42
+"""The dashboard schema of Grafana 13.2 (kube-prometheus-stack 88.5.3 ships it): the default
+``schemaVersion`` of ``@grafana/schema`` 13.2.x, which tests/test_dashboards.py reads from the
+pinned npm package (grafanalib's default is 12). Grafana's migrations 40-42 change nothing these
+dashboards hold: 40 turns a missing ``refresh`` into ``""`` (ours is set), 41 drops
+``timepicker.time_options`` (ours is empty), 42 hides a series from the tooltip when it is
+hidden from the graph (``hideFrom.viz``; none is)."""
 
 MODERN_PANEL_TYPES = ("timeseries", "stat", "gauge", "bargauge", "table", "row", "alertlist")
 """React panels shipped with Grafana 11-13; Angular ones (graph, singlestat, ...) are gone."""
@@ -69,7 +74,7 @@ _PANEL_KEYS = {
 }  # fmt: skip
 _ROW_KEYS = {"collapsed", "gridPos", "id", "panels", "title", "type"}
 _VARIABLE_KEYS = {
-    "allValue", "current", "datasource", "definition", "hide", "includeAll", "label", "multi",
+    "allValue", "current", "datasource", "hide", "includeAll", "label", "multi",
     "name", "options", "query", "refresh", "regex", "skipUrlSync", "sort", "type",
 }  # fmt: skip
 _COLOR_BY_THRESHOLDS = {"mode": "thresholds"}
@@ -130,17 +135,23 @@ def _check_dashboard(path: Path, what: str, board: object) -> None:
 
 # --- normalising grafanalib's JSON ----------------------------------------------------------------
 def _strip_nulls(value: object, key: str = "") -> object:
-    """Drop ``None`` values recursively, except a threshold step's ``value`` (null = base)."""
+    """Drop ``None`` values recursively, except a threshold step's ``value`` (null = base) and a
+    range value mapping's ``from``/``to`` (Grafana 13.2's RangeValueMap requires both; null =
+    unbounded)."""
     if isinstance(value, dict):
         keep_null = key == "steps"
-        return {k: _strip_nulls(v, k) for k, v in value.items() if v is not None or keep_null}
+        return {
+            k: _strip_nulls(v, k)
+            for k, v in value.items()
+            if v is not None or keep_null or k in ("from", "to")
+        }
     if isinstance(value, list):
         return [_strip_nulls(v, key) for v in value]
     return value
 
 
 def _target(target: dict) -> dict:
-    """A Prometheus query in Grafana 11's shape (code editor, range or instant)."""
+    """A Prometheus query in the shape Grafana 11-13 write (code editor, range or instant)."""
     instant = bool(target.get("instant"))
     result = {
         "datasource": DATASOURCE,
@@ -157,7 +168,7 @@ def _target(target: dict) -> dict:
 
 
 def _panel(panel: dict, where: str) -> dict:
-    """One panel in Grafana 11's shape; raises ``DashboardError`` for a legacy type."""
+    """One panel in the shape Grafana 11-13 write; raises ``DashboardError`` for a legacy type."""
     kind = panel.get("type")
     title = panel.get("title", "")
     if kind not in MODERN_PANEL_TYPES:
@@ -230,7 +241,7 @@ def _panel(panel: dict, where: str) -> dict:
 
 
 def _variable(variable: dict) -> dict:
-    """A template variable in Grafana 11's shape."""
+    """A template variable in the shape Grafana 11-13 write."""
     out = {k: v for k, v in variable.items() if k in _VARIABLE_KEYS and v is not None}
     out.setdefault("regex", "")
     out["skipUrlSync"] = False
@@ -243,14 +254,16 @@ def _variable(variable: dict) -> dict:
         out["current"] = {"selected": False, "text": value, "value": value}
     if out.get("type") == "query":
         out["datasource"] = DATASOURCE
-        out["definition"] = out["query"]
+        # Grafana 13.2's VariableModel has no `definition` (the editor's display copy of the
+        # query, which Grafana 9-11 wrote); the query is what Grafana runs.
+        out.pop("definition", None)
     else:
         out.pop("sort", None)
     return out
 
 
 def normalise(data: dict, name: str, config: MonitoringConfig = CONFIG) -> dict:
-    """Rewrite grafanalib's dashboard JSON into the shape Grafana 11 writes (schemaVersion 39).
+    """Rewrite grafanalib's dashboard JSON into the shape Grafana 13.2 writes (schemaVersion 42).
 
     Args:
         data: ``Dashboard.to_json_data()`` encoded to plain JSON types.
@@ -499,6 +512,7 @@ def expand_variables(
     namespace: str | None = None,
     pod: str = ".+",
     rate_interval: str = "5m",
+    interval: str = "1m",
 ) -> str:
     """Substitute the dashboards' Grafana variables as Grafana would.
 
@@ -510,9 +524,11 @@ def expand_variables(
         pod: value of ``$pod``, a regex (Grafana sends ``(a|b)`` for a multi-selection).
         rate_interval: value of ``$__rate_interval``, a Prometheus duration (Grafana uses
             max(4 x scrape interval, step + scrape interval)).
+        interval: value of ``$__interval``, a Prometheus duration (Grafana: the query's step).
     """
     values = {
         "__rate_interval": rate_interval,
+        "__interval": interval,
         "namespace": config.namespace if namespace is None else namespace,
         "pod": pod,
         DATASOURCE_VARIABLE: config.grafana_datasource_uid,

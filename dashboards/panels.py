@@ -12,19 +12,22 @@ Every ``*.dashboard.py`` builds its panels through these helpers, so that all of
 
 grafanalib emits the JSON of old Grafana versions in places (nulls, Angular-era keys, a
 ``fieldOptions`` block on bar gauges); ``dashboards.generate`` normalises that to the shape
-Grafana 11 writes (schemaVersion 39). Units are Grafana unit ids from
+Grafana 13.2 writes (schemaVersion 42). Units are Grafana unit ids from
 ``grafanalib.formatunits``.
 """
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Iterable, Sequence
+from urllib.parse import quote
 
 import attr
 from grafanalib import core as g
 from grafanalib import formatunits as units
 
+from app import metric_names as m
 from monitoring import kubernetes_series as k8s
 from monitoring.config import MonitoringConfig
 
@@ -37,10 +40,17 @@ __all__ = [
     "Row",
     "app_selector",
     "bar_gauge",
+    "budget_steps",
+    "burn_rate_steps",
     "dashboard",
+    "deploy_annotation",
+    "field_links",
+    "fixed_color",
     "namespace_selector",
     "number",
     "overrides_thresholds",
+    "silence_url",
+    "silences_link",
     "stat",
     "steps",
     "table",
@@ -57,6 +67,9 @@ DATASOURCE = {"type": "prometheus", "uid": f"${{{DATASOURCE_VARIABLE}}}"}
 
 GRID_WIDTH = 24
 """Grafana's grid is 24 columns wide; a height unit is 30 px."""
+
+EVEN_SPEND = 1.0
+"""Burn rate at which an error budget lasts exactly the SLO period (by definition)."""
 
 BASE_COLOR = "green"
 """The colour of a value below every threshold."""
@@ -120,6 +133,32 @@ def overrides_thresholds(by_name: dict[str, list[dict]]) -> list[dict]:
         }
         for name, s in by_name.items()
     ]
+
+
+def fixed_color(name: str, color: str = "text") -> dict:
+    """A field override giving the field (series) ``name`` one colour, whatever its value
+    (e.g. the "desired" count beside a thresholded "ready" count)."""
+    return {
+        "matcher": {"id": "byName", "options": name},
+        "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": color}}],
+    }
+
+
+def field_links(name: str, links: Sequence[tuple[str, str]]) -> dict:
+    """A field override making each cell of column ``name`` open ``(title, url)`` links.
+
+    ``url`` may use Grafana's data-link variables, e.g. ``${__value.raw}`` (the cell) or
+    ``${__data.fields.alertname}`` (another column of the row).
+    """
+    return {
+        "matcher": {"id": "byName", "options": name},
+        "properties": [
+            {
+                "id": "links",
+                "value": [{"title": t, "url": u, "targetBlank": True} for t, u in links],
+            }
+        ],
+    }
 
 
 def target(expr: str, legend: str = "", *, instant: bool = False, table: bool = False) -> g.Target:
@@ -210,17 +249,27 @@ def stat(
     height: int = 6,
     decimals: int | None = None,
     no_value: str | None = None,
+    overrides: list[dict] | None = None,
+    graph: bool = True,
+    mappings: list[dict] | None = None,
 ) -> g.Stat:
-    """A stat panel showing each series' last value, coloured by ``thresholds``."""
+    """A stat panel showing each series' last value, coloured by ``thresholds``.
+
+    ``overrides`` are Grafana field overrides (``overrides_thresholds``, ``fixed_color``);
+    ``graph`` False drops the sparkline (small status tiles read better without it);
+    ``mappings`` are Grafana value mappings (value or range -> text and colour).
+    """
     return g.Stat(
         **_common(title, description, targets, width, height),
         format=_unit(title, unit),
         thresholds=thresholds or steps(),
         reduceCalc="lastNotNull",
         colorMode="value" if thresholds else "none",
-        graphMode="area",
+        graphMode="area" if graph else "none",
         decimals=decimals,
         noValue=no_value,
+        overrides=overrides or [],
+        mappings=mappings or [],
     )
 
 
@@ -261,14 +310,19 @@ def table(
     hidden_columns: Iterable[str] = ("Time", "Value", "__name__"),
     width: int = 24,
     height: int = 8,
+    overrides: list[dict] | None = None,
 ) -> g.Table:
-    """A table of instant query results, one row per series; ``hidden_columns`` are dropped."""
+    """A table of instant query results, one row per series; ``hidden_columns`` are dropped.
+
+    ``overrides``: field overrides, e.g. ``field_links`` to make a column's cells links.
+    """
     organize = {"id": "organize", "options": {"excludeByName": dict.fromkeys(hidden_columns, True)}}
     return g.Table(
         **_common(title, description, targets, width, height),
         unit=_unit(title, unit),
         thresholds=steps(),
         transformations=[organize],
+        overrides=overrides or [],
     )
 
 
@@ -356,6 +410,8 @@ def dashboard(
     pod_variable: bool = True,
     time_from: str = "now-6h",
     refresh: str = "1m",
+    annotations: Sequence[dict] = (),
+    links: Sequence[g.DashboardLink] = (),
 ) -> g.Dashboard:
     """A dashboard in the house style, its uid taken from ``config.dashboard_uids[name]``.
 
@@ -364,6 +420,9 @@ def dashboard(
         rows: the sections, top to bottom.
         pod_variable: add the ``pod`` variable (only when some query has a pod label).
         time_from: default time range start, e.g. ``"now-6h"``; it ends now.
+        annotations: annotation queries (``deploy_annotation``) drawn on every time series.
+        links: further dashboard links (e.g. ``silences_link``), after the link to the other
+            dashboards of the folder (same time range and variables).
 
     Raises:
         ValueError: ``name`` has no uid in ``config.dashboard_uids``.
@@ -378,6 +437,7 @@ def dashboard(
         tags=[config.app_name],
         panels=_layout(rows),
         templating=_variables(config, pod=pod_variable),
+        annotations=g.Annotations(list=[_BUILT_IN_ANNOTATION, *annotations]),
         time=g.Time(time_from, "now"),
         refresh=refresh,
         editable=False,  # provisioned from git: edits in the UI would be lost
@@ -390,7 +450,93 @@ def dashboard(
                 asDropdown=True,
                 includeVars=True,
                 keepTime=True,
-            )
+            ),
+            *links,
         ],
     )
     return board.auto_panel_ids()
+
+
+_BUILT_IN_ANNOTATION = {
+    # What Grafana adds to every dashboard (annotations made in the UI and Grafana alerts);
+    # written out so the JSON is what Grafana would save.
+    "builtIn": 1,
+    "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+    "enable": True,
+    "hide": True,
+    "iconColor": "rgba(0, 211, 255, 1)",
+    "name": "Annotations & Alerts",
+    "type": "dashboard",
+}
+
+
+def deploy_annotation(config: MonitoringConfig) -> dict:
+    """An annotation marking each rollout of a new version, from the app's own metrics.
+
+    ``demo_app_info`` carries the ``version`` label; a version that exists now but did not
+    ``config.rate_window`` ago is a deploy (or a rollback), drawn as a region of that length
+    with the version as its title. Works wherever the app is scraped (no kube-state-metrics).
+    The query lives in ``target`` with ``titleFormat``/``tagKeys`` beside it: the shape the
+    Prometheus data source writes since Grafana 10 (it moves a legacy top-level ``expr``
+    there on load).
+    """
+    info = m.INFO + namespace_selector(job=config.job)
+    expr = (
+        f"count by (version) ({info})"
+        f" unless count by (version) ({info} offset {config.rate_window})"
+    )
+    return {
+        "datasource": DATASOURCE,
+        "enable": True,
+        "iconColor": "purple",
+        "name": "Deploys",
+        "target": {"expr": expr, "interval": config.rate_window, "refId": "Anno"},
+        "tagKeys": "version",
+        "titleFormat": "deploy {{version}}",
+        "textFormat": f"version {{{{version}}}} first seen (checked every {config.rate_window})",
+        "useValueForTime": False,
+    }
+
+
+def silences_link(config: MonitoringConfig) -> g.DashboardLink:
+    """A link to Alertmanager's "new silence" page, pre-filled for the dashboard's namespace."""
+    return g.DashboardLink(
+        title="Silence alerts (Alertmanager)",
+        type="link",
+        uri=silence_url(config, f'namespace="${NAMESPACE_VARIABLE}"'),
+        icon="bolt",
+        targetBlank=True,
+        tooltip="Open Alertmanager's new-silence form for this namespace",
+    )
+
+
+def silence_url(config: MonitoringConfig, *matchers: str) -> str:
+    """Alertmanager UI's new-silence form with ``matchers`` (e.g. ``'alertname="X"'``) filled
+    in; ``config.external_urls.alertmanager`` is its address. Grafana expands variables in it."""
+    # URL-encode the matchers but keep Grafana's variables (`$namespace`, `${__data...}`) as
+    # they are, or Grafana would not find them to interpolate.
+    parts = re.split(r"(\$\{[^}]+\}|\$\w+)", "{" + ", ".join(matchers) + "}")
+    encoded = "".join(part if part.startswith("$") else quote(part, safe="") for part in parts)
+    return f"{config.external_urls.alertmanager}/#/silences/new?filter={encoded}"
+
+
+BUDGET_LOW = 0.25
+"""Share of the error budget left below which a budget tile turns orange: a warning before it
+is spent (red below 0), with a quarter of the period's budget still to react with."""
+
+
+def budget_steps() -> list[dict]:
+    """Threshold steps for an error budget remaining (ratio): red below 0 (spent), orange below
+    ``BUDGET_LOW``, else green."""
+    return steps((0.0, "orange"), (BUDGET_LOW, "green"), base="red")
+
+
+def burn_rate_steps(config: MonitoringConfig, window: str) -> list[dict]:
+    """Threshold steps for a burn rate over ``window``: orange from an even spend (1), red from
+    the lowest burn-rate alert factor whose long or short window is ``window`` (the alert fires
+    when both its windows exceed the factor; SRE workbook, "Alerting on SLOs")."""
+    factors = [b.factor for b in config.burn_rate_windows if window in (b.long, b.short)]
+    factor = min(factors, default=EVEN_SPEND)
+    if factor > EVEN_SPEND:
+        return steps((EVEN_SPEND, "orange"), (factor, "red"))
+    return steps((factor, "red"))

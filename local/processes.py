@@ -54,7 +54,8 @@ def busy_ports(ports: Ports, names: tuple[str, ...]) -> list[str]:
             try:
                 sock.bind((HOST, port))
             except OSError:
-                busy.append(f"{name} port {port} ({'--' + name + '-port'} / {PORT_ENV[name]})")
+                option = f"--{name.replace('_', '-')}-port"
+                busy.append(f"{name} port {port} ({option} / {PORT_ENV[name]})")
     return busy
 
 

@@ -4,7 +4,8 @@ Pure functions of the monitoring config and the ports, so unit tests can inspect
 
 - ``prometheus_config``: one scrape job named ``config.job`` with the labels the Prometheus
   Operator attaches from a ServiceMonitor on Kubernetes (``namespace``, ``pod``, ``service``;
-  ``job`` from the job name), the generated rules file, alerting to the local Alertmanager;
+  ``job`` from the job name), one for the simulated kube-state-metrics (``local.kube_state``),
+  the generated rules file, alerting to the local Alertmanager;
 - ``alertmanager_local_config``: the project's routing (``alerts.alertmanager``) with every
   receiver posting to the local webhook;
 - ``grafana_datasources`` / ``grafana_dashboard_provider`` / ``grafana_dashboard_files``: Grafana
@@ -56,6 +57,7 @@ class Ports:
     alertmanager: int = 9093
     webhook: int = 5001
     grafana: int = 3000
+    kube_state_metrics: int = 8080  # kube-state-metrics' own default port
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Ports:
@@ -90,6 +92,7 @@ PORT_ENV = {
     "alertmanager": "LOCAL_ALERTMANAGER_PORT",
     "webhook": "LOCAL_WEBHOOK_PORT",
     "grafana": "LOCAL_GRAFANA_PORT",
+    "kube_state_metrics": "LOCAL_KUBE_STATE_METRICS_PORT",
 }
 """``Ports`` field -> the environment variable that sets it."""
 
@@ -118,7 +121,9 @@ def prometheus_config(
 
     One scrape job named ``config.job`` (so ``job`` is what a ServiceMonitor's Service yields)
     with ``namespace``, ``pod`` and ``service`` attached as target labels, as the Prometheus
-    Operator attaches them from Kubernetes service discovery. Accepted by Prometheus 2.x and 3.x.
+    Operator attaches them from Kubernetes service discovery; and one named
+    ``config.kube_state_metrics_job`` for the simulated kube-state-metrics at
+    ``ports.kube_state_metrics``. Accepted by Prometheus 2.x and 3.x.
 
     Args:
         rules_file: the generated rules file to load.
@@ -144,7 +149,16 @@ def prometheus_config(
                         },
                     }
                 ],
-            }
+            },
+            {
+                # The simulated kube-state-metrics (local.kube_state); honor_labels keeps the
+                # object's own namespace/pod labels, as kube-prometheus-stack's ServiceMonitor
+                # for the real one does (honorLabels: true).
+                "job_name": config.kube_state_metrics_job,
+                "honor_labels": True,
+                "metrics_path": "/metrics",
+                "static_configs": [{"targets": [f"{HOST}:{ports.kube_state_metrics}"]}],
+            },
         ],
     }
     if alerting:

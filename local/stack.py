@@ -14,6 +14,9 @@ Starts, in the foreground, each bound to 127.0.0.1 only:
 - Grafana, only when ``grafana`` or ``grafana-server`` is on PATH, with a Prometheus datasource
   of uid ``config.grafana_datasource_uid`` and the dashboards built from the same config by the
   dashboards generator (``build(config)``: no HPA panels locally);
+- a simulated kube-state-metrics (``local.kube_state``, a thread of this process) serving the
+  Deployment's desired replicas and the app container's restart count, scraped by Prometheus;
+  ``LocalStack.restart_app()`` restarts the app as the kubelet would and counts it;
 - optionally the traffic generator (``local.traffic``).
 
 Nothing is hand-copied: the rules come from ``alerts.generate.render_rules_file(config)``, the
@@ -76,6 +79,7 @@ from typing import IO
 from alerts import alertmanager
 from alerts.generate import render_rules_file
 from local import scenarios, traffic
+from local.kube_state import KubeStateMetrics
 from local.processes import (
     Binaries,
     Child,
@@ -173,6 +177,8 @@ class LocalStack:
         self.watch: scenarios.ScenarioWatch | None = None
         self.stop_reason = ""
         self.webhook: WebhookReceiver | None = None
+        self.kube_state: KubeStateMetrics | None = None
+        self._app_env: dict[str, str] = {}
         self.traffic: traffic.TrafficGenerator | None = None
         self.stop_requested = threading.Event()
         self.force_stop = threading.Event()
@@ -231,7 +237,7 @@ class LocalStack:
         )
         wanted = ["app"]
         if have_prometheus:
-            wanted.append("prometheus")
+            wanted += ["prometheus", "kube_state_metrics"]
         if have_alertmanager:
             wanted += ["alertmanager", "webhook"]
         if grafana_cmd:
@@ -271,9 +277,10 @@ class LocalStack:
             else:
                 self.notes.append("amtool not found: alertmanager.yml not checked")
         if grafana_cmd:
-            for path, text in grafana_dashboard_files(
-                self.config, state / GRAFANA_DASHBOARDS
-            ).items():
+            # The dashboards' silence links point at this Alertmanager (self.config carries the
+            # stack's own external URLs: local.setup.with_local_urls).
+            dashboards = grafana_dashboard_files(self.config, state / GRAFANA_DASHBOARDS)
+            for path, text in dashboards.items():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text)
 
@@ -291,6 +298,7 @@ class LocalStack:
             }
         )
         env.update(self.app_env)
+        self._app_env = env
         self._start("app", gunicorn_command(), env)
         self._wait_ready("app", self.url("app") + "/healthz")
 
@@ -309,6 +317,15 @@ class LocalStack:
                 ],
             )
         if have_prometheus:
+            try:
+                self.kube_state = KubeStateMetrics(
+                    self.config, self.pod_name, self.ports.kube_state_metrics, HOST
+                ).start()
+            except OSError as error:  # taken since busy_ports looked
+                raise StackError(
+                    f"simulated kube-state-metrics cannot listen on "
+                    f"{HOST}:{self.ports.kube_state_metrics}: {error}"
+                ) from error
             self._start(
                 "prometheus",
                 [
@@ -432,6 +449,11 @@ class LocalStack:
                 lines.append(
                     f"  Prometheus    {self.url('prometheus')}   (its UI pages did not answer)"
                 )
+        if self.kube_state is not None:
+            lines.append(
+                f"  kube-state    {self.url('kube_state_metrics')}/metrics   "
+                "(simulated: desired replicas, container restarts)"
+            )
         if "alertmanager" in self.children:
             lines.append(f"  Alertmanager  {self.url('alertmanager')}   (routing, silences)")
             lines.append(
@@ -495,6 +517,22 @@ class LocalStack:
         child.kill()
         return child.returncode()
 
+    def restart_app(self, timeout: float = STOP_TIMEOUT_SECONDS) -> int:
+        """Restart the app's "container" as the kubelet does after a crash: kill it (SIGKILL),
+        start the same command with the same environment and pod name, wait for /healthz, and
+        count the restart in the simulated kube-state-metrics. Returns the restarts so far.
+
+        Raises:
+            StackError: the app does not come back within ``READY_TIMEOUT_SECONDS``.
+        """
+        child = self.children["app"]
+        child.kill()
+        child.wait(time.monotonic() + timeout, self.force_stop)
+        restarts = self.kube_state.record_restart() if self.kube_state is not None else 0
+        self._start("app", gunicorn_command(), self._app_env)
+        self._wait_ready("app", self.url("app") + "/healthz")
+        return restarts
+
     # --- stop -----------------------------------------------------------------------------------
     def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> str:
         """Stop everything: SIGTERM all children, SIGKILL what remains after ``timeout`` seconds
@@ -520,6 +558,8 @@ class LocalStack:
             child.kill()
         if self.webhook is not None:
             self.webhook.stop()
+        if self.kube_state is not None:
+            self.kube_state.stop()
         # Killed workers of a killed master are reaped by init, a moment later.
         settle = time.monotonic() + 3.0
         left = [c for c in self.children.values() if c.group_alive()]
@@ -581,7 +621,7 @@ def parse_args(argv: list[str] | None = None, environ: Mapping[str, str] | None 
         parser.error(str(error))
     for name, var in PORT_ENV.items():
         parser.add_argument(
-            f"--{name}-port",
+            f"--{name.replace('_', '-')}-port",  # dest stays <name>_port
             type=int,
             default=getattr(defaults, name),
             metavar="PORT",

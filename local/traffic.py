@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import json
 import os
 import random
@@ -231,7 +232,8 @@ def _get(url: str) -> int:
     except urllib.error.HTTPError as error:
         error.read()
         return error.code
-    except (OSError, urllib.error.URLError):
+    except (OSError, urllib.error.URLError, http.client.HTTPException):
+        # HTTPException: the app died mid-answer (IncompleteRead, e.g. a container restart)
         return 0
 
 

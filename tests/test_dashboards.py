@@ -1,12 +1,41 @@
 """The generated Grafana dashboards and their sidecar ConfigMaps.
 
-There is no installable dashboard linter here, so the applicable rules of Grafana's
-dashboard-linter are tests over the committed JSON: template-datasource-rule,
-template-label-promql-rule, template-on-time-change-reload-rule, uneditable-dashboard,
-panel-datasource-rule, panel-title-description-rule, panel-units-rule, panel-no-targets-rule,
-target-promql-rule, target-rate-interval-rule; its job/instance rules become namespace/pod
-rules. On top: modern panels only, unique ids, no overlaps, schemaVersion 39, config-derived
-uids and thresholds, allowed metric names only, and committed output equal to a fresh generation.
+Lint parity with Grafana's dashboard-linter (github.com/grafana/dashboard-linter, lint/rule_*.go,
+read at commit 4d0844b): every rule of its default set is a test over the committed JSON, with
+the same semantics unless an exception below says otherwise.
+
+- template-datasource-rule: test_datasource_variable
+- template-job-rule, template-instance-rule: test_namespace_and_pod_variables (exception 1)
+- template-label-promql-rule: test_variable_queries_are_promql_over_allowed_series
+- template-on-time-change-reload-rule: test_namespace_and_pod_variables
+- panel-datasource-rule, panel-no-targets-rule: check_conventions, in
+  test_every_panel_and_query_uses_the_datasource_variable_and_the_conventions
+- panel-title-description-rule, panel-units-rule:
+  test_every_panel_has_title_description_and_a_grafana_unit (every panel type, not only the
+  linter's stat/timeseries/gauge)
+- target-promql-rule: check_query (promql-parser) and
+  test_every_query_is_accepted_by_prometheus_own_parser (promtool)
+- target-rate-interval-rule: check_query (exception 2)
+- target-job-rule, target-instance-rule: check_query (exception 1)
+- target-counter-agg-rule: test_counters_are_aggregated_with_rate_or_increase (exception 3)
+- uneditable-dashboard: test_dashboard_identity_and_schema
+
+Deliberate exceptions:
+1. job/instance -> namespace/pod. On Kubernetes a job is the Service (one per app) and an
+   instance is a pod: the variables are ``namespace`` (single-valued, an equality, default from
+   the config) and ``pod`` (multi, All); every selector filters ``namespace="$namespace"``, and
+   ``pod=~"$pod"`` where the series has a pod label and the dashboard a pod variable (the SLO
+   dashboard reads pod-aggregated recording rules and has none). The namespace and pod values
+   come from ``up{job="<config.job>"}``, so the pickers offer only this app's pods.
+2. Stricter than the linter: every range is ``$__rate_interval``, also under increase() and
+   *_over_time (the linter allows any range there); the one offset is ``$__interval``.
+3. Restarts: ``x - x offset $__interval`` counts each container restart once per step, exactly;
+   increase() extrapolates and over ``$__rate_interval`` counted each restart in ~4 bars.
+
+On top: modern panels only, unique ids, no overlaps, the incident-first layout (status row on
+the first screen), schemaVersion from @grafana/schema 13.2.x and a ``tsc`` type check against
+it, config-derived uids, thresholds and links, allowed metric names only, and committed output
+equal to a fresh generation.
 """
 
 from __future__ import annotations
@@ -25,11 +54,20 @@ import pytest
 import yaml
 from grafanalib import formatunits
 
+from alerts.common import alert_prefix, runbook_url
+from alerts.slo import budget_alert_name
 from app import metric_names as m
 from dashboards import generate, panels
 from monitoring import kubernetes_series as k8s
-from monitoring.config import CONFIG, SLO, local_config, slo_error_ratio_record
+from monitoring.config import (
+    CONFIG,
+    SLO,
+    duration_seconds,
+    local_config,
+    slo_error_ratio_record,
+)
 from tests.conftest import ROOT, require_binary, require_schemas
+from tests.support.grafana import threshold_color
 
 NAMES = sorted(CONFIG.dashboard_uids)
 HISTOGRAMS = (m.HTTP_REQUEST_DURATION,)
@@ -42,6 +80,7 @@ LEGACY_KEYS = {"fieldOptions", "rows", "span", "minSpan", "height", "style", "sh
 
 # Sentinels substituted for the Grafana variables, so a test can see where each one went.
 RATE_SENTINEL = "4242s"
+INTERVAL_SENTINEL = "4343s"
 NAMESPACE_SENTINEL = "NAMESPACE-VARIABLE"
 POD_SENTINEL = "POD-VARIABLE"
 KUBECTL_APPLY_ANNOTATION_LIMIT = 262144  # bytes: client-side apply stores the object in one
@@ -85,7 +124,11 @@ def rows_of(data: dict) -> dict[str, list[dict]]:
 
 def parse(expr: str) -> promql_parser.Expr:
     expanded = generate.expand_variables(
-        expr, namespace=NAMESPACE_SENTINEL, pod=POD_SENTINEL, rate_interval=RATE_SENTINEL
+        expr,
+        namespace=NAMESPACE_SENTINEL,
+        pod=POD_SENTINEL,
+        rate_interval=RATE_SENTINEL,
+        interval=INTERVAL_SENTINEL,
     )
     assert "$" not in expanded, f"unexpanded Grafana variable in {expr!r}"
     return promql_parser.parse(expanded)
@@ -109,6 +152,7 @@ def matchers(selector: promql_parser.VectorSelector) -> dict[str, tuple[str, str
 def check_conventions(name: str, data: dict) -> list[str]:
     """Every per-query and per-panel rule; returns the problems found (empty = compliant)."""
     problems = []
+    pod_variable = "pod" in variables(data)
     for panel in data_panels(data):
         where = f"{name}: panel {panel['title']!r}"
         if panel.get("datasource") != panels.DATASOURCE:
@@ -118,12 +162,15 @@ def check_conventions(name: str, data: dict) -> list[str]:
         for target in panel.get("targets", []):
             if target.get("datasource") != panels.DATASOURCE:
                 problems.append(f"{where}: query {target['refId']} datasource is not the variable")
-            problems.extend(f"{where}: {p}" for p in check_query(target["expr"]))
+            problems.extend(
+                f"{where}: {p}" for p in check_query(target["expr"], pod_variable=pod_variable)
+            )
     return problems
 
 
-def check_query(expr: str) -> list[str]:
-    """Parse, allowed names, $__rate_interval ranges, namespace and pod filters."""
+def check_query(expr: str, *, pod_variable: bool = True) -> list[str]:
+    """Parse, allowed names, $__rate_interval ranges, $__interval offsets, namespace and (with
+    ``pod_variable``) pod filters."""
     try:
         tree = parse(expr)
     except (ValueError, TypeError) as exc:  # promql_parser raises ValueError on syntax errors
@@ -137,11 +184,18 @@ def check_query(expr: str) -> list[str]:
     for selector in nodes(tree, promql_parser.VectorSelector):
         name = selector.name
         labels = matchers(selector)
+        offset = selector.offset
+        if offset and offset != promql_parser.parse_duration(INTERVAL_SENTINEL):
+            problems.append(f"{name}: offset {offset} is not $__interval in {expr!r}")
         if name not in ALLOWED_METRICS:
             problems.append(f"metric {name!r} is neither the app's, a recording rule nor allowed")
         if labels.get("namespace") != ("MatchOp.Equal", NAMESPACE_SENTINEL):
             problems.append(f'{name}: no namespace="$namespace" filter in {expr!r}')
-        if name not in WITHOUT_POD and labels.get("pod") != ("MatchOp.Re", POD_SENTINEL):
+        pod_filter = labels.get("pod")
+        if not pod_variable:
+            if pod_filter is not None:
+                problems.append(f"{name}: a pod filter on a dashboard without a pod variable")
+        elif name not in WITHOUT_POD and pod_filter != ("MatchOp.Re", POD_SENTINEL):
             problems.append(f'{name}: no pod=~"$pod" filter in {expr!r}')
     return problems
 
@@ -326,7 +380,7 @@ def test_a_different_config_gives_its_own_dashboards(tmp_path):
     ]
     assert error_panels, "no error-ratio panel with thresholds"
     for panel in error_panels:
-        assert threshold_values(panel) == [OTHER_ERROR_RATIO], panel["title"]
+        assert threshold_values(panel)[-1] == OTHER_ERROR_RATIO, panel["title"]
 
     configmap = yaml.safe_load(outputs[k8s_dir / f"overview{generate.CONFIGMAP_SUFFIX}"])
     assert configmap["metadata"]["namespace"] == OTHER_NAMESPACE
@@ -349,7 +403,8 @@ def test_the_local_config_gives_the_local_dashboards():
     (ready,) = [p for p in data_panels(local) if p["title"] == "Ready pods vs desired"]
     assert threshold_values(ready) == [local_config().ha_min_ready]
     assert k8s.POD_CONTAINER_RESOURCE_REQUESTS not in local_exprs
-    local_queries = {expr for _, _, expr in generate.all_queries(local_config())}
+    # The firing-alerts query lists each alert's runbook: locally there are no HPA alerts.
+    local_queries = {e for _, _, e in generate.all_queries(local_config()) if "runbook" not in e}
     assert local_queries < {expr for _, _, expr in generate.all_queries(CONFIG)}
     assert check_conventions("overview (local)", local) == []
 
@@ -413,10 +468,10 @@ def test_every_configured_dashboard_has_a_source():
 
 
 def test_dashboard_identity_and_schema(board):
-    """Stable uid from the config, schemaVersion 39, provisioned read-only, no legacy keys."""
+    """Stable uid from the config, Grafana 13.2's schemaVersion, read-only, no legacy keys."""
     name, data = board
     assert data["uid"] == CONFIG.dashboard_uids[name]
-    assert data["schemaVersion"] == generate.SCHEMA_VERSION == 39
+    assert data["schemaVersion"] == generate.SCHEMA_VERSION == 42
     assert data["title"].startswith(CONFIG.dashboard_folder)
     assert data["description"]
     assert data["editable"] is False  # dashboard-linter: uneditable-dashboard
@@ -491,7 +546,7 @@ def test_namespace_and_pod_variables(board):
     for variable in query_vars:
         assert variable["datasource"] == panels.DATASOURCE, variable["name"]
         assert variable["refresh"] == 2, variable["name"]  # template-on-time-change-reload-rule
-        assert variable["definition"] == variable["query"]
+        assert "definition" not in variable  # not in Grafana 13.2's VariableModel
     uses_pod = any('"$pod"' in t["expr"] for p in data_panels(data) for t in p["targets"])
     assert ("pod" in found) == uses_pod, f"{name}: pod variable present iff a query uses it"
     if uses_pod:
@@ -524,6 +579,16 @@ def test_every_panel_has_title_description_and_a_grafana_unit(board):
         assert unit in VALID_UNITS, f"{panel['title']!r}: unit {unit!r}"
     for row in (p for p in data["panels"] if p["type"] == "row"):
         assert row["title"].strip()
+
+
+def test_every_description_says_what_bad_looks_like(board):
+    """For the person at 3 a.m.: each panel's description (the question it answers) also says
+    what a bad reading is, in a sentence starting with "Bad:"."""
+    _, data = board
+    missing = [p["title"] for p in data_panels(data) if "Bad:" not in p["description"]]
+    assert missing == []
+    questions = [p["title"] for p in data_panels(data) if "?" not in p["description"]]
+    assert questions == []
 
 
 def test_every_panel_and_query_uses_the_datasource_variable_and_the_conventions(board):
@@ -622,6 +687,8 @@ def test_every_overview_question_has_a_panel():
         k8s.HPA_MIN_REPLICAS,
         k8s.HPA_MAX_REPLICAS,
         k8s.ALERTS,
+        k8s.UP,
+        slo_error_ratio_record(CONFIG.slo_period),
     } <= used
     quantiles = [
         call.args[0].val
@@ -630,7 +697,7 @@ def test_every_overview_question_has_a_panel():
         for call in nodes(parse(t["expr"]), promql_parser.Call)
         if call.func.name == "histogram_quantile"
     ]
-    assert quantiles == [0.5, 0.95, 0.99]
+    assert sorted(quantiles) == [0.5, 0.95, 0.99, 0.99]  # overall, and p99 by route
 
 
 def test_slo_rows_compute_budget_and_burn_rate_from_the_objectives():
@@ -829,6 +896,7 @@ def test_docs_explain_every_panel():
 
 # --- query semantics, evaluated by the real Prometheus engine (promtool test rules) --------------
 OTHER_NAMESPACE = "someone-else"
+ABSENT = f"{alert_prefix(CONFIG)}MetricsAbsent"
 
 
 def series(metric: str, values: str, **labels: str) -> dict:
@@ -838,16 +906,39 @@ def series(metric: str, values: str, **labels: str) -> dict:
     return {"series": f"{metric}{{{text}}}", "values": values}
 
 
-def query(dashboard: str, title: str, *contains: str, pod: str = ".+") -> str:
-    """The one query of panel ``title`` containing every string in ``contains``, expanded
-    (``pod``: the value of the pod variable, a regex)."""
+def query(
+    dashboard: str,
+    title: str,
+    *contains: str,
+    pod: str = ".+",
+    namespace: str = CONFIG.namespace,
+    interval: str = "1m",
+    legend: str | None = None,
+) -> str:
+    """The one query of panel ``title`` containing every string in ``contains`` (and with the
+    legend ``legend``, when given), expanded (``pod``: the pod variable's value, a regex;
+    ``interval``: ``$__interval``, the query step)."""
     found = [
-        expr
-        for name, panel_title, expr in generate.all_queries()
-        if name == dashboard and panel_title == title and all(c in expr for c in contains)
+        target["expr"]
+        for panel in data_panels(load_generated(dashboard))
+        if panel["title"] == title
+        for target in panel["targets"]
+        if all(c in target["expr"] for c in contains if not c.startswith("SLO_"))
+        and (legend is None or target["legendFormat"] == legend)
     ]
+    slo = [c.removeprefix("SLO_") for c in contains if c.startswith("SLO_")]
+    if slo:  # the SLO dashboard's rows are per SLO: pick the row's panel
+        found = [e for e in found if e in slo_row_exprs(slo[0])]
     assert len(found) == 1, (dashboard, title, contains, found)
-    return generate.expand_variables(found[0], namespace=CONFIG.namespace, pod=pod)
+    return generate.expand_variables(
+        found[0], namespace=namespace, pod=pod, interval=interval, rate_interval="5m"
+    )
+
+
+def slo_row_exprs(slo_name: str) -> set[str]:
+    rows = rows_of(load_generated("slo"))
+    (row,) = [r for t, r in rows.items() if t.startswith(f"SLO {slo_name}:")]
+    return {t["expr"] for p in row for t in p["targets"]}
 
 
 def test_dashboard_queries_compute_what_their_panels_claim(tmp_path):
@@ -871,6 +962,9 @@ def test_dashboard_queries_compute_what_their_panels_claim(tmp_path):
         series(m.READY, "1x20", pod="b"),
         series(m.READY, "1x20", pod="c", namespace=OTHER_NAMESPACE),
         series(k8s.DEPLOYMENT_SPEC_REPLICAS, "3x20", deployment=CONFIG.deployment_name),
+        # latency: 3 of 4 requests/min within the latency SLO's bound
+        series(f"{m.HTTP_REQUEST_DURATION}_bucket", "0+3x20", pod="a", route=api, le="0.25"),
+        series(f"{m.HTTP_REQUEST_DURATION}_count", "0+4x20", pod="a", route=api),
         # CPU 0.25 cores in the container, the same again on the pod cgroup (container="")
         series(k8s.CONTAINER_CPU_USAGE, "0+15x20", pod="a", container="app"),
         series(k8s.CONTAINER_CPU_USAGE, "0+15x20", pod="a", container=""),
@@ -882,8 +976,12 @@ def test_dashboard_queries_compute_what_their_panels_claim(tmp_path):
         series(
             k8s.POD_CONTAINER_RESOURCE_REQUESTS, "1073741824x20", pod="a", container="app", **memory
         ),
-        # restarts: one per minute
+        # restarts: one per minute in pod a's app container, none in its sidecar
         series(k8s.POD_CONTAINER_RESTARTS, "0+1x20", pod="a", container="app"),
+        series(k8s.POD_CONTAINER_RESTARTS, "2x20", pod="a", container="sidecar"),
+        # scrape health: a up, b down (c is in another namespace)
+        series(k8s.UP, "1x20", pod="a"),
+        series(k8s.UP, "0x20", pod="b"),
         # CFS: 10 periods/s, 1 of them throttled (the counters are the app's, per pod)
         series(m.CPU_PERIODS, "0+600x20", pod="a"),
         series(m.CPU_THROTTLED_PERIODS, "0+60x20", pod="a"),
@@ -901,19 +999,41 @@ def test_dashboard_queries_compute_what_their_panels_claim(tmp_path):
         (query("overview", "5xx error ratio (API routes)", pod="a"), "{}", 0.25),
         (query("overview", "5xx error ratio (API routes)", pod="c"), "{}", 0),  # not "no data"
         (query("overview", "Ready pods vs desired", m.READY), "{}", 2),
+        # no pod reports at all (a namespace without series): 0, not "no data"
+        (query("overview", "Ready pods vs desired", m.READY, namespace="gone"), "{}", 0),
         (query("overview", "Ready pods vs desired", k8s.DEPLOYMENT_SPEC_REPLICAS), "{}", 3),
+        (query("overview", "Targets up vs expected"), "{}", 1 / 3),
+        (query("overview", "5xx error ratio by route", pod="a"), f'{{route="{api}"}}', 0.25),
+        (query("overview", "5xx error ratio by route", pod="c"), f'{{route="{api}"}}', 0),
         (query("overview", "CPU per pod (% of request, HPA target)"), '{pod="a"}', 50),
         (query("overview", "Memory per pod (% of request, HPA target)"), '{pod="a"}', 25),
-        (query("overview", "Container restarts"), '{pod="a"}', 5),
+        # one restart per minute: 1 per 1m step ($__interval), 5 over a 5m one - never 4x
+        (query("overview", "Container restarts"), '{pod="a"}', 1),
+        (query("overview", "Container restarts", interval="5m"), '{pod="a"}', 5),
         (query("overview", "CPU throttling per pod"), '{pod="a"}', 0.1),  # and nothing for b
         (query("overview", "HPA replicas: current, desired, min, max", "current"), "{}", 4),
         (
+            # firing ones of this namespace only; a known alert gets its runbook URL
             query("overview", "Firing alerts"),
-            f'ALERTS{{alertname="A", alertstate="firing", job="{CONFIG.job}", '
-            f'namespace="{CONFIG.namespace}", severity="warning"}}',
-            1,
+            [
+                (
+                    f'ALERTS{{alertname="A", alertstate="firing", job="{CONFIG.job}", '
+                    f'namespace="{CONFIG.namespace}", severity="warning"}}',
+                    1,
+                ),
+                (
+                    f'ALERTS{{alertname="{ABSENT}", alertstate="firing", job="{CONFIG.job}", '
+                    f'namespace="{CONFIG.namespace}", severity="critical", '
+                    f'runbook="{runbook_url(CONFIG, ABSENT)}"}}',
+                    1,
+                ),
+            ],
+            None,
         ),
     ]
+    inputs.append(
+        series(k8s.ALERTS, "1x20", alertname=ABSENT, alertstate="firing", severity="critical")
+    )
     for slo in CONFIG.slos:
         budget = float(panels.number(slo.error_budget))  # what the query divides by
         slo_labels = {"slo": slo.name}
@@ -925,6 +1045,24 @@ def test_dashboard_queries_compute_what_their_panels_claim(tmp_path):
         cases.append((burn_1h, labels, 2.0))  # burn rate = ratio / (1 - objective)
         remaining = query("slo", f"Error budget remaining ({CONFIG.slo_period})", for_slo)
         cases.append((remaining, labels, 0.5))  # half the budget spent over the period
+        # half the budget left, burning at 2x: half of a period at 1x is a quarter at 2x
+        exhaustion = query("slo", "Time to exhaustion at the 1h burn", for_slo)
+        cases.append((exhaustion, labels, duration_seconds(CONFIG.slo_period) / 4))
+        firing = query("slo", "SLO alerts firing", budget_alert_name(CONFIG, slo), "critical")
+        cases.append((firing, "{}", 0))  # none firing: 0, not "no data"
+    # good events per minute: availability 3 + 3 OK of 7 API requests (the SLO dashboard sums
+    # all pods); latency 3 of 4 within the bound
+    events = (
+        ("availability", "good", 6),
+        ("availability", "total", 7),
+        ("availability", "bad", 1),
+        ("latency", "good", 3),
+        ("latency", "bad", 1),
+    )
+    for slo_name, legend, value in events:
+        events_query = query("slo", "Good and total events", f"SLO_{slo_name}", legend=legend)
+        # per minute, rounded: 1/60 per second is not exact in binary
+        cases.append((f"round(60 * ({events_query}), 0.001)", "{}", value))
     rules_test = {
         "rule_files": [],
         "evaluation_interval": "1m",
@@ -936,7 +1074,12 @@ def test_dashboard_queries_compute_what_their_panels_claim(tmp_path):
                     {
                         "expr": expr,
                         "eval_time": "10m",
-                        "exp_samples": [{"labels": labels, "value": value}],
+                        "exp_samples": [
+                            {"labels": sample_labels, "value": sample_value}
+                            for sample_labels, sample_value in (
+                                labels if isinstance(labels, list) else [(labels, value)]
+                            )
+                        ],
                     }
                     for expr, labels, value in cases
                 ],
@@ -993,3 +1136,204 @@ def test_per_pod_single_value_panels_query_the_latest_value_only(board):
         for target in panel["targets"]:
             if "{{pod}}" in target.get("legendFormat", ""):
                 assert target.get("instant") is True, panel["title"]
+
+
+# --- incident-first layout, links and annotations ------------------------------------------------
+FIRST_SCREEN_Y = 9  # grid units: the row header + ~300 px of tiles (30 px a unit)
+
+
+def first_screen(data: dict) -> dict[str, dict]:
+    return {p["title"]: p for p in data_panels(data) if p["gridPos"]["y"] < FIRST_SCREEN_Y}
+
+
+def test_the_overview_answers_is_it_broken_on_the_first_screen():
+    """The status row: SLO budget and burn rate, firing alerts, scrape health, ready vs desired,
+    all starting above y 9; RED per route follows before the rest."""
+    data = load_generated("overview")
+    assert set(first_screen(data)) == {
+        f"Error budget left ({CONFIG.slo_period})",
+        "Burn rate (1h)",
+        "Firing alerts",
+        "Targets up vs expected",
+        "Ready pods vs desired",
+    }
+    rows = list(rows_of(data))
+    assert rows[:3] == [
+        "Status: is it broken?",
+        "Requests, errors and latency (RED) by route",
+        "Availability",
+    ]
+    by_route = [
+        p["title"]
+        for p in rows_of(data)[rows[1]]
+        if all("route" in t["expr"] and "by (route" in t["expr"] for t in p["targets"])
+    ]
+    assert by_route == [
+        "Requests per second by route and status",
+        "5xx error ratio by route",
+        "Latency p99 by route",
+    ]
+
+
+def test_the_status_tiles_are_coloured_by_the_alert_thresholds():
+    """Budget red once spent; burn rate red from the fastest page's factor; ready red at 0
+    (a total outage) and below the HA minimum, green from it; scrape health red below 100 %."""
+    tiles = first_screen(load_generated("overview"))
+    page = next(b for b in CONFIG.burn_rate_windows if b.severity == "critical")
+    steps = {t: p["fieldConfig"]["defaults"]["thresholds"]["steps"] for t, p in tiles.items()}
+    budget = steps[f"Error budget left ({CONFIG.slo_period})"]
+    assert threshold_color(budget, -0.01) == "red" and threshold_color(budget, 0.5) == "green"
+    burn = steps["Burn rate (1h)"]
+    assert [threshold_color(burn, v) for v in (0.5, 1.0, page.factor)] == [
+        "green",
+        "orange",
+        "red",
+    ]
+    ready = steps["Ready pods vs desired"]
+    assert threshold_color(ready, 0) == "red"
+    assert threshold_color(ready, CONFIG.ha_min_ready - 1) == "red"
+    assert threshold_color(ready, CONFIG.ha_min_ready) == "green"
+    assert threshold_color(steps["Targets up vs expected"], 0.99) == "red"
+    assert threshold_color(steps["Targets up vs expected"], 1.0) == "green"
+    # one tile per SLO in both SLO tiles
+    for title in (f"Error budget left ({CONFIG.slo_period})", "Burn rate (1h)"):
+        legends = [t["legendFormat"] for t in tiles[title]["targets"]]
+        assert legends == [s.name for s in CONFIG.slos]
+
+
+def test_every_alert_row_links_its_runbook_and_a_silence():
+    """The firing-alerts table attaches each generated alert's runbook URL (the same as its
+    runbook_url annotation) and links the alert name to Alertmanager's new-silence form."""
+    from alerts.generate import build_rule_groups
+
+    panel = first_screen(load_generated("overview"))["Firing alerts"]
+    (target,) = panel["targets"]
+    alerts = {
+        r["alert"]: r["annotations"]["runbook_url"]
+        for g in build_rule_groups(CONFIG)
+        for r in g["rules"]
+        if "alert" in r
+    }
+    calls = [
+        c
+        for c in nodes(parse(target["expr"]), promql_parser.Call)
+        if c.func.name == "label_replace"
+    ]
+    attached = {c.args[4].val: c.args[2].val for c in calls}
+    assert attached == alerts
+    overrides = panel["fieldConfig"]["overrides"]
+    links = {o["matcher"]["options"]: o["properties"][0]["value"] for o in overrides}
+    assert links["runbook"] == [
+        {"targetBlank": True, "title": "Open the runbook", "url": "${__value.raw}"}
+    ]
+    (silence,) = links["alertname"]
+    assert silence["url"].startswith(f"{CONFIG.external_urls.alertmanager}/#/silences/new?filter=")
+    assert "${__data.fields.alertname}" in silence["url"] and "$namespace" in silence["url"]
+
+
+def test_dashboards_link_each_other_and_alertmanager_and_mark_deploys(board):
+    """Links: the folder's other dashboards with time range and variables, Alertmanager's
+    silences; annotations: the built-in one and deploys from the app's version label."""
+    _, data = board
+    folder, silences = data["links"]
+    assert folder["type"] == "dashboards" and folder["tags"] == [CONFIG.app_name]
+    assert folder["keepTime"] is True and folder["includeVars"] is True
+    assert silences["type"] == "link"
+    assert silences["url"].startswith(CONFIG.external_urls.alertmanager + "/#/silences/new")
+    builtin, deploys = data["annotations"]["list"]
+    assert builtin["builtIn"] == 1
+    assert deploys["datasource"] == panels.DATASOURCE
+    tree = parse(deploys["target"]["expr"])
+    selectors = nodes(tree, promql_parser.VectorSelector)
+    assert {s.name for s in selectors} == {m.INFO}
+    for selector in selectors:
+        assert matchers(selector)["namespace"] == ("MatchOp.Equal", NAMESPACE_SENTINEL)
+    assert "version" in deploys["titleFormat"]
+
+
+COUNTER_EXCEPTIONS = {("overview", "Container restarts")}
+"""target-counter-agg-rule exceptions (module docstring, exception 3)."""
+
+
+def test_counters_are_aggregated_with_rate_or_increase(board):
+    """target-counter-agg-rule, its semantics exactly: a selector of a *_total series must be
+    the range of a rate(), irate() or increase() call."""
+    name, data = board
+    offenders = set()
+    for panel in data_panels(data):
+        for target in panel["targets"]:
+            tree = parse(target["expr"])
+            wrapped = [
+                call.args[0].vector_selector.name
+                for call in nodes(tree, promql_parser.Call)
+                if call.func.name in {"rate", "irate", "increase"}
+                and isinstance(call.args[0], promql_parser.MatrixSelector)
+            ]
+            counters = [
+                s.name
+                for s in nodes(tree, promql_parser.VectorSelector)
+                if s.name.endswith("_total")
+            ]
+            # every counter selector is one of the wrapped ones (counted, as names repeat)
+            if sorted(counters) != sorted(n for n in wrapped if n.endswith("_total")):
+                offenders.add((name, panel["title"]))
+    assert offenders == {e for e in COUNTER_EXCEPTIONS if e[0] == name}
+
+
+def test_slo_burn_rate_pairs_draw_their_alert_thresholds():
+    """One panel per burn-rate alert: its long and short window, dashed at its factor."""
+    for slo in CONFIG.slos:
+        row = {p["title"]: p for p in rows_of(load_generated("slo"))[slo_row_title(slo.name)]}
+        for burn in CONFIG.burn_rate_windows:
+            (panel,) = [
+                p for t, p in row.items() if t.startswith(f"Burn rate {burn.long} / {burn.short} ")
+            ]
+            assert threshold_values(panel) == [burn.factor]
+            assert [t["legendFormat"] for t in panel["targets"]] == [burn.long, burn.short]
+        assert CONFIG.slo_period in slo_row_title(slo.name)
+
+
+def slo_row_title(slo_name: str) -> str:
+    (title,) = [t for t in rows_of(load_generated("slo")) if t.startswith(f"SLO {slo_name}:")]
+    return title
+
+
+# --- Grafana's own types: tsc against @grafana/schema --------------------------------------------
+@pytest.mark.manifests
+def test_the_json_type_checks_against_grafana_schema_and_uses_its_schema_version():
+    """tsc --noEmit over every committed dashboard typed as @grafana/schema's Dashboard (13.2.x,
+    pinned) and over controls.ts, whose deliberate mistakes must fail; schemaVersion is the
+    package's defaultDashboard.schemaVersion."""
+    from dashboards import typecheck
+
+    npm = require_binary("npm", hint="apt-get install nodejs npm")
+    check_dir = typecheck.SCHEMA_CHECK_DIR
+    tsc = check_dir / "node_modules" / ".bin" / "tsc"
+    if not tsc.is_file():  # .ci/run installs it; a developer's first run does it here
+        installed = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"],
+            cwd=check_dir,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert installed.returncode == 0, f"npm ci in {check_dir} failed:\n{installed.stderr}"
+    node = require_binary("node", "/usr/bin/nodejs", hint="apt-get install nodejs")
+    default = subprocess.run(
+        [node, "-e", "console.log(require('@grafana/schema').defaultDashboard.schemaVersion)"],
+        cwd=check_dir,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert int(default.stdout) == generate.SCHEMA_VERSION
+    pinned = json.loads((check_dir / "package-lock.json").read_text())["packages"]
+    assert pinned["node_modules/@grafana/schema"]["version"].startswith("13.2.")
+    typecheck.GENERATED_TS.parent.mkdir(exist_ok=True)
+    typecheck.GENERATED_TS.write_text(
+        typecheck.render_typescript({n: load_generated(n) for n in NAMES})
+    )
+    result = subprocess.run(
+        [str(tsc), "--noEmit", "-p", str(check_dir)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -39,7 +39,7 @@ def test_scrape_job_carries_the_servicemonitor_labels():
     """job = the Service name, plus namespace, pod and service as target labels."""
     config = local_config()
     prom = prometheus_config(config, PORTS, Path("/state/rules.yml"))
-    (job,) = prom["scrape_configs"]
+    job, kube_state = prom["scrape_configs"]
     assert job["job_name"] == config.job
     (target,) = job["static_configs"]
     assert target["targets"] == ["127.0.0.1:15000"]
@@ -48,6 +48,10 @@ def test_scrape_job_carries_the_servicemonitor_labels():
         "pod": local_pod_name(config),
         "service": config.job,
     }
+    # the simulated kube-state-metrics, scraped as kube-prometheus-stack scrapes the real one
+    assert kube_state["job_name"] == config.kube_state_metrics_job
+    assert kube_state["honor_labels"] is True
+    assert kube_state["static_configs"] == [{"targets": ["127.0.0.1:8080"]}]
     assert prom["global"]["scrape_interval"] == config.scrape_interval
     assert prom["rule_files"] == ["/state/rules.yml"]
     assert prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
@@ -252,3 +256,38 @@ def test_the_prometheus_links_follow_the_ui_that_answers():
             server.server_close()
         assert links["alerts"] == f"{base}{prefix}/alerts"
         assert set(links) == {"alerts", "targets", "rules", "graph"}
+
+
+def test_simulated_kube_state_metrics_serve_desired_replicas_and_counted_restarts():
+    """kube-state-metrics' names and labels: desired replicas of the config's Deployment, and
+    the app container's restarts, counting each recorded restart once."""
+    from local.kube_state import LOCAL_REPLICAS, SIMULATED, KubeStateMetrics
+    from local.setup import free_port
+    from tests.support import exposition
+
+    config = local_config()
+    pod = local_pod_name(config)
+    served = KubeStateMetrics(config, pod, free_port()).start()
+    try:
+        url = f"http://127.0.0.1:{served.port}/metrics"
+        text = requests.get(url, timeout=5).text
+        labels = {
+            "namespace": config.namespace,
+            "pod": pod,
+            "container": config.app_name,  # the container's name in the Deployment
+            "uid": f"local-{pod}",
+        }
+        assert exposition.value(text, kubernetes_series.POD_CONTAINER_RESTARTS, **labels) == 0
+        assert served.record_restart() == 1 and served.record_restart() == 2
+        text = requests.get(url, timeout=5).text
+        assert exposition.value(text, kubernetes_series.POD_CONTAINER_RESTARTS, **labels) == 2
+        desired = exposition.value(
+            text,
+            kubernetes_series.DEPLOYMENT_SPEC_REPLICAS,
+            namespace=config.namespace,
+            deployment=config.deployment_name,
+        )
+        assert desired == LOCAL_REPLICAS
+        assert {s.name for s in exposition.samples(text)} == set(SIMULATED)
+    finally:
+        served.stop()

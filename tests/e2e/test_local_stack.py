@@ -5,7 +5,10 @@ One stack serves the module (started through ``local.stack.LocalStack``, the cod
 ``local_config(metrics_absent_for="15s")`` (the dashboard queries checked are that config's),
 Alertmanager's ``group_wait`` 1 s through the routing generator's ``Timing``, fault injection
 (``FAULT_ERROR_RATIO``) on for the whole stack so error panels have errors, and the traffic
-generator running. The app reads a simulated container (``SimulatedContainer``: a cgroup v2 tree
+generator running. A simulated kube-state-metrics (``local.kube_state``) serves the Deployment's
+desired replicas and the container's restarts, so the ready-vs-desired, scrape-health and
+restart panels are proven too (the restart test restarts the app twice and expects exactly 2).
+The app reads a simulated container (``SimulatedContainer``: a cgroup v2 tree
 with limits whose CPU and CFS counters advance), so the limit, CPU and throttling panels have
 series; the machines running the tests have no CPU quota of their own. The alert test stops the
 app, so it runs last in this file.
@@ -38,13 +41,15 @@ from alerts import alertmanager
 from alerts.common import alert_prefix
 from alerts.generate import build_rule_groups
 from app import metric_names
-from dashboards.generate import all_queries, expand_variables, variable_queries
+from dashboards.generate import all_queries, build_all, expand_variables, variable_queries
+from local.kube_state import SIMULATED
 from local.processes import Binaries, check_file
 from local.stack import PORT_ENV, LocalStack, Ports, StackError
 from monitoring import kubernetes_series
 from monitoring.config import local_config
 from tests.conftest import ROOT, require_binary
 from tests.support.cgroups import SimulatedContainer
+from tests.support.grafana import threshold_color
 from tests.support.prometheus import Prometheus, sample_value
 from tests.support.promql import app_series_names, metric_names_in
 
@@ -76,7 +81,13 @@ APP_SERIES = app_series_names()
 
 def expand(expr: str, pod: str) -> str:
     """A dashboard expression with every Grafana variable substituted (fails on any left)."""
-    text = expand_variables(expr, config=CONFIG, pod=pod, rate_interval="1m")
+    text = expand_variables(
+        expr,
+        config=CONFIG,
+        pod=pod,
+        rate_interval="1m",
+        interval=GRAFANA_TIME_VARIABLES["__interval"],
+    )
     # Longest first, so $__range does not eat the start of $__range_s.
     for name in sorted(GRAFANA_TIME_VARIABLES, key=len, reverse=True):
         value = GRAFANA_TIME_VARIABLES[name]
@@ -179,7 +190,9 @@ def test_every_metric_used_by_rules_and_dashboards_exists(stack, prom):
     unknown = {name: sorted(where) for name, where in used.items() if name not in known}
     assert not unknown, f"series from no catalog (typo?): {unknown}"
 
-    required = sorted(set(used) - set(kubernetes_series.KUBERNETES_ONLY))
+    # The simulated kube-state-metrics (local.kube_state) serves some Kubernetes-only series.
+    required = sorted(set(used) - (set(kubernetes_series.KUBERNETES_ONLY) - set(SIMULATED)))
+    assert set(SIMULATED) <= set(required)
     assert set(required) & RECORDING_RULES and set(required) & APP_SERIES
     present: set[str] = set()
 
@@ -199,22 +212,41 @@ def test_every_metric_used_by_rules_and_dashboards_exists(stack, prom):
         pytest.fail(f"series missing from the local Prometheus: {missing}")
 
 
-def app_only_queries() -> list[tuple[str, str, str]]:
-    """Dashboard queries that read only the app's series and this project's recording rules."""
+LOCAL_SERIES = (
+    APP_SERIES | RECORDING_RULES | set(SIMULATED) | {kubernetes_series.UP, kubernetes_series.ALERTS}
+)
+"""What the local Prometheus has: the app's series, the rules', the simulated kube-state-metrics
+series, ``up`` and ``ALERTS``."""
+FIRING_ALERTS = "Firing alerts"
+"""Has rows only while an alert fires: checked in the metrics-gone test, which makes one fire."""
+
+
+def local_queries() -> list[tuple[str, str, str]]:
+    """Dashboard queries over series the local stack has (all but cAdvisor and the HPA's)."""
     return [
         (dashboard, title, expr)
         for dashboard, title, expr in all_queries(CONFIG)
-        if metric_names_in(expand(expr, pod=".+")) <= APP_SERIES | RECORDING_RULES
+        if metric_names_in(expand(expr, pod=".+")) <= LOCAL_SERIES and title != FIRING_ALERTS
     ]
+
+
+def panel(dashboard: str, title: str) -> dict:
+    """The panel ``title`` of the local configuration's dashboard ``dashboard``."""
+    board = build_all(CONFIG)[dashboard]
+    (found,) = [
+        p for row in board["panels"] for p in [row, *row.get("panels", [])] if p["title"] == title
+    ]
+    return found
 
 
 @pytest.mark.parametrize(
     ("dashboard", "title", "expr"),
-    app_only_queries(),
-    ids=[f"{d}:{t}:{i}" for i, (d, t, _) in enumerate(app_only_queries())],
+    local_queries(),
+    ids=[f"{d}:{t}:{i}" for i, (d, t, _) in enumerate(local_queries())],
 )
 def test_app_dashboard_query_returns_data(stack, prom, dashboard, title, expr):
-    """Each app-only panel query returns a series after some traffic (errors injected)."""
+    """Each panel query over local series returns a series after some traffic (errors
+    injected), the Kubernetes ones from the simulated kube-state-metrics included."""
     query = expand(expr, pod=stack.pod_name)
     result = prom.wait_for(query, stack.started + DATA_BOUND_SECONDS)
     if CONFIG.server_error_matcher in expr:
@@ -236,9 +268,72 @@ def test_dashboard_variables_offer_the_local_namespace_and_pod(stack, prom):
         assert expected[label] in values, (dashboard, variable, values)
 
 
+def test_the_deploy_annotation_marks_the_version_that_just_started(stack, prom):
+    """Every dashboard's deploy annotation: the app's version is new at the stack's start (it
+    did not exist rate_window ago), so the query returns it - the mark a rollout leaves."""
+    for name, board in build_all(CONFIG).items():
+        (deploys,) = [a for a in board["annotations"]["list"] if a.get("name") == "Deploys"]
+        expr = expand(deploys["target"]["expr"], pod=".+")
+        result = prom.wait_for(expr, stack.started + DATA_BOUND_SECONDS)
+        info = prom.query(f"{metric_names.INFO}{SELECTOR}")
+        assert {r["metric"]["version"] for r in result} == {i["metric"]["version"] for i in info}, (
+            name
+        )
+
+
+def panel_query(dashboard: str, title: str, legend: str | None = None, **kwargs: str) -> str:
+    """The expanded query of a panel (the one with ``legend``, when given)."""
+    targets = [t for t in panel(dashboard, title)["targets"] if legend in (None, t["legendFormat"])]
+    (target,) = targets
+    text = expand_variables(target["expr"], config=CONFIG, **kwargs)
+    assert "$" not in text, text
+    return text
+
+
+RESTARTS_CAUSED = 2
+
+
+def test_the_restart_panel_counts_exactly_the_restarts_the_test_caused(stack, prom):
+    """Restart the app twice as the kubelet would (SIGKILL, start again); over a step that
+    spans both, the Container restarts query returns exactly 2 for the pod - not 4x, not an
+    extrapolated 2.1. Runs after the data tests (a restart resets the app's counters)."""
+    # kube-state-metrics' own job label, the app's namespace and pod
+    restarts = (
+        f'{kubernetes_series.POD_CONTAINER_RESTARTS}{{job="{CONFIG.kube_state_metrics_job}", '
+        f'namespace="{CONFIG.namespace}", pod="{stack.pod_name}"}}'
+    )
+    prom.wait_for(f"{restarts} == 0", stack.started + DATA_BOUND_SECONDS)
+    prom.wait_for(f"{metric_names.READY}{SELECTOR} == 1", stack.started + READY_BOUND_SECONDS)
+    time.sleep(6.0)  # one more scrape of the 0, so the step's start holds it
+    before = time.monotonic()
+    for _ in range(RESTARTS_CAUSED):
+        stack.restart_app()
+    prom.wait_for(f"{restarts} == {RESTARTS_CAUSED}", time.monotonic() + 30)
+    step = f"{int(time.monotonic() - before) + 3}s"  # $__interval: one bar spanning both
+    (sample,) = prom.query(
+        panel_query("overview", "Container restarts", pod=stack.pod_name, interval=step)
+    )
+    assert sample["metric"] == {"pod": stack.pod_name}
+    assert sample_value(sample) == RESTARTS_CAUSED
+
+
 def test_stopping_the_app_fires_metrics_gone_and_notifies_the_webhook(stack, prom):
-    """Runs last (stops the app): the alert fires in Prometheus, then reaches the webhook."""
-    prom.wait_for(f"up{SELECTOR} == 1", stack.started + UP_BOUND_SECONDS)
+    """Runs last (stops the app): the alert fires in Prometheus, then reaches the webhook; the
+    ready-vs-desired tile reads the ready count while the app runs and 0 (red) once it is gone;
+    the firing-alerts table lists the alert with its runbook."""
+    # from now, not from the start: the restart test just restarted the app
+    prom.wait_for(f"up{SELECTOR} == 1", time.monotonic() + UP_BOUND_SECONDS)
+    ready_title = "Ready pods vs desired"
+    ready_query = panel_query("overview", ready_title, "ready", pod=".+")
+    ready_steps = panel("overview", ready_title)["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    running = prom.wait_for(
+        ready_query,
+        time.monotonic() + READY_BOUND_SECONDS,
+        lambda r: len(r) == 1 and sample_value(r[0]) == 1,  # one instance, ready
+    )
+    assert threshold_color(ready_steps, sample_value(running[0])) == "green"
+    desired = prom.query(panel_query("overview", ready_title, "desired", pod=".+"))
+    assert [sample_value(s) for s in desired] == [1]
     stopped_at = time.monotonic()
     stack.stop_app()
 
@@ -249,6 +344,18 @@ def test_stopping_the_app_fires_metrics_gone_and_notifies_the_webhook(stack, pro
         assert time.monotonic() - stopped_at < FIRING_BOUND_SECONDS, prom.alerts()
         time.sleep(1.0)
     fired_after = time.monotonic() - stopped_at
+
+    # A total outage: no ready series at all, yet the tile reads 0, and its thresholds make it
+    # red (before the fix it showed only the desired count: nothing red).
+    (outage,) = prom.query(ready_query)
+    assert sample_value(outage) == 0
+    assert threshold_color(ready_steps, 0) == "red"
+    (scraped,) = prom.query(panel_query("overview", "Targets up vs expected", pod=".+"))
+    assert sample_value(scraped) == 0
+    rows = prom.query(panel_query("overview", FIRING_ALERTS, pod=".+"))
+    (row,) = [r for r in rows if r["metric"]["alertname"] == METRICS_ABSENT_ALERT]
+    firing_rule = next(a for a in prom.alerts() if firing(a))
+    assert row["metric"]["runbook"] == firing_rule["annotations"]["runbook_url"]
 
     def notified(notification: dict) -> bool:
         return notification["status"] == "firing" and any(
