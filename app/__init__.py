@@ -9,6 +9,7 @@ mode requires).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from typing import TYPE_CHECKING
@@ -59,7 +60,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     master_pid = settings.master_pid or os.getpid()
     # A baseline now (the gunicorn master records one too), so the first scrape already
     # reports a real CPU figure.
-    cpu_window.record(container.read_figures(settings.cgroup_root, master_pid).cpu_usage_seconds)
+    # A malformed cgroup file must not stop the app: each scrape drops, counts and logs it.
+    with contextlib.suppress(Exception):
+        cpu_window.record(
+            container.read_figures(settings.cgroup_root, master_pid).cpu_usage_seconds
+        )
     request_metrics = metrics.RequestMetrics.create() if settings.metrics_enabled else None
     # This process's metrics health (a full or vanished multiprocess directory degrades it).
     metrics_fault = MetricsFault(settings.multiproc_dir)

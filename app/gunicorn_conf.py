@@ -149,7 +149,12 @@ def when_ready(server) -> None:
 
 def _sample_cpu() -> None:
     """Record a CPU sample for the shared CPU window (at start and every few seconds)."""
-    figures = container.read_figures(_settings.cgroup_root, int(os.environ["DEMO_APP_MASTER_PID"]))
+    try:
+        figures = container.read_figures(
+            _settings.cgroup_root, int(os.environ["DEMO_APP_MASTER_PID"])
+        )
+    except Exception:  # a malformed cgroup file must not stop the master; the scrape
+        return  # drops the figure, counts and logs it (ServerCollector)
     container.CpuWindow(_multiproc_dir / CPU_SAMPLES).record(figures.cpu_usage_seconds)
 
 
