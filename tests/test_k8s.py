@@ -861,3 +861,15 @@ def test_checkov_skips_are_justified(objects):
         check, _, reason = value.partition("=")
         assert re.fullmatch(r"CKV2?_K8S_\d+", check), f"{name} {key}: {value!r}"
         assert len(reason.split()) >= 5, f"{name} {key}: the skip of {check} needs a reason"
+
+
+def test_every_probe_states_its_timing(objects):
+    """Every probe sets timeoutSeconds (never the 1 s default), periodSeconds and
+    failureThreshold; liveness tolerates >= 20 s of silence before a restart (issue 12)."""
+    container = app_container(objects)
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        spec = container[probe]
+        assert {"timeoutSeconds", "periodSeconds", "failureThreshold"} <= spec.keys(), probe
+        assert spec["timeoutSeconds"] >= 2, probe
+    liveness = container["livenessProbe"]
+    assert liveness["periodSeconds"] * liveness["failureThreshold"] >= 20
