@@ -55,6 +55,27 @@ def _fail(logger: str, message: str) -> None:
     sys.exit(2)
 
 
+def _json_excepthook(exc_type, exc, tb) -> None:
+    """An uncaught exception in the master (e.g. the preloaded app failing to import) is one
+    JSON line with the traceback as a field, not a multi-line traceback: every line the server
+    prints is one JSON object. Python then exits 1."""
+    import json
+    import traceback
+    from datetime import UTC, datetime
+
+    line = {
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "level": "critical",
+        "logger": "app.boot",
+        "event": f"server failed: {exc_type.__name__}: {exc}",
+        "pid": os.getpid(),
+        "exception": "".join(traceback.format_exception(exc_type, exc, tb)),
+    }
+    print(json.dumps(line), flush=True)
+
+
+sys.excepthook = _json_excepthook
+
 try:
     _settings = Settings.from_env()
 except SettingsError as _error:

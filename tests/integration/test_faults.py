@@ -313,3 +313,22 @@ def test_malformed_cgroup_file_drops_the_figures_not_the_scrape(server, tmp_path
     assert srv.stop() == 0
     logged = [r for r in srv.log_records() if r["event"] == "figure left out of the scrape"]
     assert len(logged) == 1 and "usage_usec" in logged[0]["error"]
+
+
+# --- every line is JSON ----------------------------------------------------------------------
+
+
+def test_app_that_fails_to_load_exits_with_one_json_line(tmp_path):
+    """A preloaded app that cannot be imported: exit != 0 and JSON lines only (the traceback
+    is a field of one line, not a dozen lines of text)."""
+    srv = GunicornServer(tmp_path)
+    srv.extra_args = ["no_such_module:create_app()"]
+    srv.start(wait=False)
+    try:
+        assert srv.process.wait(60) != 0
+    finally:
+        srv.kill()
+    records = srv.log_records()  # fails on any line that is not JSON
+    [failure] = [r for r in records if r["logger"] == "app.boot"]
+    assert failure["level"] == "critical" and "no_such_module" in failure["event"]
+    assert "Traceback" in failure["exception"]
