@@ -95,5 +95,6 @@ class JsonErrorWorker(GeventWorker):
             try:
                 request_metrics.count_rejected(str(method), status_int)
             except OSError as error:  # a full metrics directory: degrade, never crash
-                fault.record(error)
+                if fault is not None:
+                    fault.record(error)
         util.write_nonblock(sock, rejection_response(status_int, reason, mesg))
