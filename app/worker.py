@@ -22,12 +22,32 @@ the fork (``GeventWorker.init_process``), never in the master, whose signal hand
 from __future__ import annotations
 
 import contextvars
+import importlib
 import json
 
 from gunicorn import util
 from gunicorn.workers.ggevent import GeventWorker
 
 from app import metric_names
+
+# Modules gevent's monkey.patch_all() imports in each worker: imported here, in the master,
+# before gc.freeze() and the fork, their pages are shared by the workers instead of copied
+# into each (PSS, docs/performance.md). Importing patches nothing.
+PATCH_MODULES = (
+    "concurrent.futures.thread",
+    "gevent.events",
+    "gevent.local",
+    "gevent.select",
+    "gevent.selectors",
+    "gevent.signal",
+    "gevent.ssl",
+    "gevent.subprocess",
+    "gevent.thread",
+    "gevent.threading",
+    "gevent.time",
+)
+for _module in PATCH_MODULES:
+    importlib.import_module(_module)
 
 # The request being rejected, as seen by the replacement of util.write_error (a contextvar:
 # each greenlet has its own context, so concurrent rejections never see each other's method).
