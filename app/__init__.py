@@ -9,6 +9,7 @@ mode requires).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from typing import TYPE_CHECKING
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from app.instrumentation import register_instrumentation
     from app.lifecycle import CPU_SAMPLES, ServerState
     from app.logging import configure_logging
+    from app.metrics_dir import MetricsFault
     from app.settings import Settings
 
     settings = Settings.from_env() if settings is None else settings
@@ -58,12 +60,19 @@ def create_app(settings: Settings | None = None) -> Flask:
     master_pid = settings.master_pid or os.getpid()
     # A baseline now (the gunicorn master records one too), so the first scrape already
     # reports a real CPU figure.
-    cpu_window.record(container.read_figures(settings.cgroup_root, master_pid).cpu_usage_seconds)
+    # A malformed cgroup file must not stop the app: each scrape drops, counts and logs it.
+    with contextlib.suppress(Exception):
+        cpu_window.record(
+            container.read_figures(settings.cgroup_root, master_pid).cpu_usage_seconds
+        )
     request_metrics = metrics.RequestMetrics.create() if settings.metrics_enabled else None
+    # This process's metrics health (a full or vanished multiprocess directory degrades it).
+    metrics_fault = MetricsFault(settings.multiproc_dir)
     app.config.update(
         SETTINGS=settings,
         SERVER_STATE=state,
         REQUEST_METRICS=request_metrics,
+        METRICS_FAULT=metrics_fault,
         SERVER_COLLECTOR=metrics.ServerCollector(
             state=state,
             version=settings.app_version,
@@ -74,7 +83,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         ),
     )
 
-    register_instrumentation(app, request_metrics)
+    register_instrumentation(app, request_metrics, metrics_fault)
     register_error_handlers(app)
     app.register_blueprint(routes.bp)
     if settings.test_routes_enabled:
@@ -87,7 +96,16 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def prime_request_metrics(app: Flask) -> None:
-    """Start the app's GET request series at 0 (see ``RequestMetrics.prime``); no-op when off."""
+    """Start the app's GET request series at 0 (see ``RequestMetrics.prime``); no-op when off.
+
+    A metrics directory without room for this process's files (``OSError``, e.g. ENOSPC)
+    degrades the process (``app.config["METRICS_FAULT"]``) instead of failing it: it serves
+    requests, ``/metrics`` answers 503 with the reason.
+    """
     request_metrics = app.config["REQUEST_METRICS"]
-    if request_metrics is not None:
-        request_metrics.prime(rule.rule for rule in app.url_map.iter_rules())
+    try:
+        app.config["SERVER_COLLECTOR"].prime()
+        if request_metrics is not None:
+            request_metrics.prime(rule.rule for rule in app.url_map.iter_rules())
+    except OSError as error:
+        app.config["METRICS_FAULT"].record(error)

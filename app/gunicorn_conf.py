@@ -30,6 +30,7 @@ import gc
 import math
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -53,6 +54,27 @@ def _fail(logger: str, message: str) -> None:
     print(json.dumps(line), flush=True)
     sys.exit(2)
 
+
+def _json_excepthook(exc_type, exc, tb) -> None:
+    """An uncaught exception in the master (e.g. the preloaded app failing to import) is one
+    JSON line with the traceback as a field, not a multi-line traceback: every line the server
+    prints is one JSON object. Python then exits 1."""
+    import json
+    import traceback
+    from datetime import UTC, datetime
+
+    line = {
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "level": "critical",
+        "logger": "app.boot",
+        "event": f"server failed: {exc_type.__name__}: {exc}",
+        "pid": os.getpid(),
+        "exception": "".join(traceback.format_exception(exc_type, exc, tb)),
+    }
+    print(json.dumps(line), flush=True)
+
+
+sys.excepthook = _json_excepthook
 
 try:
     _settings = Settings.from_env()
@@ -78,13 +100,21 @@ from prometheus_client import multiprocess  # noqa: E402 - must follow PROMETHEU
 from app import container  # noqa: E402
 from app.lifecycle import CPU_SAMPLES, SHUTDOWN_MARKER  # noqa: E402
 from app.logging import gunicorn_logconfig  # noqa: E402
+from app.metrics_dir import install_space_reservation  # noqa: E402
+
+# A full metrics filesystem must raise ENOSPC in Python, never SIGBUS (app.metrics_dir).
+install_space_reservation()
 
 # --- gunicorn settings ---------------------------------------------------------------------------
 wsgi_app = "app:create_app()"
 bind = [f"{_settings.host}:{_settings.port}"]
 workers = _settings.web_concurrency
-worker_class = "gthread"
-threads = _settings.threads
+# gevent (app.worker): a connection is a greenlet, not one of a few threads, so slow or stuck
+# clients cannot starve probes and requests (gunicorn #3518; docs/service.md, "Worker model").
+worker_class = "app.worker.JsonErrorWorker"
+# Connections each worker serves at once (gunicorn's default, stated): 2 workers x 1000 leaves
+# room for ~100 slow clients, 256 idle keep-alive connections and the real traffic.
+worker_connections = 1000
 # Load the app once in the master: workers share its pages (copy-on-write), which keeps the pod's
 # memory - and so the HPA's memory utilization - low. prometheus_client resets its values on fork.
 preload_app = True
@@ -129,13 +159,23 @@ def when_ready(server) -> None:
     gc.freeze()
     server.log.info(
         "server ready",
-        extra={"multiproc_dir": str(_multiproc_dir), "workers": workers, "threads": threads},
+        extra={
+            "multiproc_dir": str(_multiproc_dir),
+            "workers": workers,
+            "worker_class": worker_class,
+            "worker_connections": worker_connections,
+        },
     )
 
 
 def _sample_cpu() -> None:
     """Record a CPU sample for the shared CPU window (at start and every few seconds)."""
-    figures = container.read_figures(_settings.cgroup_root, int(os.environ["DEMO_APP_MASTER_PID"]))
+    try:
+        figures = container.read_figures(
+            _settings.cgroup_root, int(os.environ["DEMO_APP_MASTER_PID"])
+        )
+    except Exception:  # a malformed cgroup file must not stop the master; the scrape
+        return  # drops the figure, counts and logs it (ServerCollector)
     container.CpuWindow(_multiproc_dir / CPU_SAMPLES).record(figures.cpu_usage_seconds)
 
 
@@ -160,7 +200,13 @@ def _install_drain(server, sample_cpu) -> None:
         if drain["deadline"] is not None:
             server.log.info("second SIGTERM: ending the drain now")
             raise StopIteration
-        (_multiproc_dir / SHUTDOWN_MARKER).touch()
+        try:
+            _multiproc_dir.mkdir(parents=True, exist_ok=True)  # it may have been deleted
+            (_multiproc_dir / SHUTDOWN_MARKER).touch()
+        except OSError as error:
+            # Readiness cannot flip (the workers read the marker), but the drain and the
+            # graceful stop still run and the exit status stays 0.
+            server.log.error("SIGTERM: cannot create the shutdown marker: %s", error)
         drain["deadline"] = time.monotonic() + _settings.shutdown_drain_seconds
         server.log.info(
             "SIGTERM: readiness now 503; serving for %.1f s, then stopping gracefully",
@@ -173,9 +219,39 @@ def _install_drain(server, sample_cpu) -> None:
             server.log.info("drain over: closing listeners, stopping workers gracefully")
             raise StopIteration  # gunicorn's run loop answers with halt(): a graceful stop
         original_manage_workers()
+        _check_multiproc_dir(server)
         if now >= drain["next_sample"]:
             drain["next_sample"] = now + _CPU_SAMPLE_INTERVAL_SECONDS
             sample_cpu()
 
     server.handle_term = handle_term
     server.manage_workers = manage_workers
+
+
+def _check_multiproc_dir(server) -> None:
+    """Recreate a deleted multiprocess directory and restart the workers (once a second).
+
+    Workers keep writing into their files' mappings after the directory is deleted, so their
+    counts would silently vanish from every later scrape: they are stopped gracefully (in-flight
+    requests finish) and the respawned ones create fresh files in the new directory. Counters
+    restart from 0, which ``rate()``/``increase()`` read as a reset. Between the deletion and
+    the restart ``/metrics`` answers 503 (``MetricsFault.scrape_problem``).
+    """
+    if _multiproc_dir.is_dir():
+        return
+    try:
+        _multiproc_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        server.log.critical(
+            "PROMETHEUS_MULTIPROC_DIR=%r vanished and cannot be recreated: %s",
+            str(_multiproc_dir),
+            error,
+        )
+        return
+    server.log.error(
+        "PROMETHEUS_MULTIPROC_DIR=%r vanished: recreated; restarting workers so their counts "
+        "go to the new directory (counters restart from 0)",
+        str(_multiproc_dir),
+    )
+    for pid in list(server.WORKERS):
+        server.kill_worker(pid, signal.SIGTERM)

@@ -46,6 +46,11 @@ CPU_THROTTLED_PERIODS = f"{PREFIX}_cpu_throttled_periods_total"
 CPU_PERIODS = f"{PREFIX}_cpu_periods_total"
 """Counter, CFS enforcement periods elapsed (the denominator of the throttled share)."""
 
+# --- the exporter's own health (issue 12) ----------------------------------------------------
+COLLECTOR_ERRORS = f"{PREFIX}_collector_errors_total"
+"""Counter of scrape-time figures left out because they could not be read, label ``figure``
+(a family name, or ``container`` when the whole cgroup read failed)."""
+
 # --- label values -----------------------------------------------------------------------------
 ROUTE_UNMATCHED = "<unmatched>"
 """The ``route`` label value of every request that matched no URL rule (404s, scanners)."""
@@ -96,6 +101,7 @@ ALL_METRICS = (
     CPU_THROTTLED_SECONDS,
     CPU_THROTTLED_PERIODS,
     CPU_PERIODS,
+    COLLECTOR_ERRORS,
 )
 """Every metric name the app exposes, as PromQL spells it (a histogram without its
 ``_bucket``/``_sum``/``_count`` suffixes)."""

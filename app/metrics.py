@@ -25,11 +25,29 @@ from prometheus_client.registry import Collector
 
 from app import container, metric_names
 from app.lifecycle import ServerState
+from app.logging import get_logger
 
 __all__ = ["CONTENT_TYPE_PLAIN_0_0_4", "RequestMetrics", "ServerCollector", "render"]
 
 PRIMED_STATUSES = (200, 500)
 """Statuses whose GET series every route starts with at 0: the SLI's good and bad events."""
+
+log = get_logger("app.metrics")
+
+COLLECTOR_FIGURES = (
+    "container",
+    metric_names.CPU_USAGE_PERCENT,
+    metric_names.MEMORY_USAGE_PERCENT,
+    metric_names.MEMORY_USAGE_BYTES,
+    metric_names.MEMORY_LIMIT_BYTES,
+    metric_names.CPU_USAGE_SECONDS,
+    metric_names.CPU_LIMIT_CORES,
+    metric_names.CPU_PERIODS,
+    metric_names.CPU_THROTTLED_PERIODS,
+    metric_names.CPU_THROTTLED_SECONDS,
+)
+"""The ``figure`` label values of ``COLLECTOR_ERRORS``: ``container`` (the whole cgroup read
+failed) or the family left out."""
 
 STANDARD_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"}
@@ -100,6 +118,15 @@ class RequestMetrics:
         counter.inc()
         histogram.observe(duration_seconds)
 
+    def count_rejected(self, method: str, status: int) -> None:
+        """Count one request gunicorn refused before the app (``route="<rejected>"``).
+
+        No duration: the request never reached the app, and its parse time says nothing about
+        the service's latency.
+        """
+        method = method if method in STANDARD_METHODS else metric_names.METHOD_OTHER
+        self.requests.labels(method, metric_names.ROUTE_REJECTED, str(status)).inc()
+
 
 class ServerCollector(Collector):
     """Scrape-time figures shared by the whole server: the design's five and the container's.
@@ -127,6 +154,33 @@ class ServerCollector(Collector):
         self.cgroup_root = cgroup_root
         self.cpu_window = cpu_window
         self.master_pid = master_pid
+        # Scrape-time failures, per figure: a multiprocess counter (summed over workers, kept
+        # when a worker dies) so any worker's scrape shows every worker's failures.
+        self.errors = Counter(
+            metric_names.COLLECTOR_ERRORS,
+            "Scrape-time figures that could not be read (unreadable or malformed cgroup "
+            "file, ...) and were left out of the scrape, by figure.",
+            ["figure"],
+            registry=None,
+        )
+        self._logged: set[str] = set()
+
+    def prime(self) -> None:
+        """Start each figure's error series at 0 (so the first failure shows as an increase)."""
+        for figure in COLLECTOR_FIGURES:
+            self.errors.labels(figure).inc(0)
+
+    def _failed(self, figure: str, error: Exception) -> None:
+        """Count a figure that could not be read; log it once per process and figure."""
+        self.errors.labels(figure).inc()
+        if figure not in self._logged:
+            self._logged.add(figure)
+            log.error(
+                "figure left out of the scrape",
+                figure=figure,
+                error=f"{type(error).__name__}: {error}",
+                cgroup_root=str(self.cgroup_root),
+            )
 
     def collect(self) -> Iterator[Metric]:
         """Yield one gauge (or counter) family per figure; absent limits are not yielded."""
@@ -148,10 +202,20 @@ class ServerCollector(Collector):
         yield from self._container()
 
     def _container(self) -> Iterator[Metric]:
-        figures = container.read_figures(self.cgroup_root, self.master_pid)
-        cpu_percent = self.cpu_window.percent(
-            figures.cpu_usage_seconds, container.cpu_capacity_cores(figures)
-        )
+        # One unreadable or malformed figure must never fail the scrape (a 500 would take every
+        # other series down with it): each is computed on its own, and a failure leaves that
+        # figure out, counted in COLLECTOR_ERRORS and logged once.
+        try:
+            figures = container.read_figures(self.cgroup_root, self.master_pid)
+        except Exception as error:  # any reader bug drops the figures, not /metrics
+            self._failed("container", error)
+            return
+
+        def cpu_percent() -> float | None:
+            return self.cpu_window.percent(
+                figures.cpu_usage_seconds, container.cpu_capacity_cores(figures)
+            )
+
         # (family, kind, help, value): a value of None (a limit not set, a figure the cgroup
         # does not report) leaves the family out of the scrape.
         table = (
@@ -167,54 +231,61 @@ class ServerCollector(Collector):
                 GaugeMetricFamily,
                 "Memory working set, percent of the container's memory limit "
                 "(of the host's memory when unlimited).",
-                container.memory_percent(figures),
+                lambda: container.memory_percent(figures),
             ),
             (
                 metric_names.MEMORY_USAGE_BYTES,
                 GaugeMetricFamily,
                 "Memory working set of the container (usage minus inactive file cache), bytes.",
-                figures.memory_working_set_bytes,
+                lambda: figures.memory_working_set_bytes,
             ),
             (
                 metric_names.MEMORY_LIMIT_BYTES,
                 GaugeMetricFamily,
                 "Memory limit of the container, bytes (absent when unlimited).",
-                figures.memory_limit_bytes,
+                lambda: figures.memory_limit_bytes,
             ),
             (
                 metric_names.CPU_USAGE_SECONDS,
                 CounterMetricFamily,
                 "CPU time consumed by the container, seconds.",
-                figures.cpu_usage_seconds,
+                lambda: figures.cpu_usage_seconds,
             ),
             (
                 metric_names.CPU_LIMIT_CORES,
                 GaugeMetricFamily,
                 "CPU limit of the container, cores (absent when unlimited).",
-                figures.cpu_limit_cores,
+                lambda: figures.cpu_limit_cores,
             ),
             (
                 metric_names.CPU_PERIODS,
                 CounterMetricFamily,
                 "CFS enforcement periods elapsed.",
-                figures.cpu_periods,
+                lambda: figures.cpu_periods,
             ),
             (
                 metric_names.CPU_THROTTLED_PERIODS,
                 CounterMetricFamily,
                 "CFS periods in which the container was throttled.",
-                figures.cpu_throttled_periods,
+                lambda: figures.cpu_throttled_periods,
             ),
             (
                 metric_names.CPU_THROTTLED_SECONDS,
                 CounterMetricFamily,
                 "Time the container was throttled by its CPU quota, seconds.",
-                figures.cpu_throttled_seconds,
+                lambda: figures.cpu_throttled_seconds,
             ),
         )
-        for name, kind, documentation, value in table:
-            if value is not None:
-                yield kind(name, documentation, value=value)
+        for name, kind, documentation, compute in table:
+            try:
+                value = compute()
+                if value is None:
+                    continue
+                family = kind(name, documentation, value=float(value))
+            except Exception as error:  # see above: drop the figure, keep the rest
+                self._failed(name, error)
+                continue
+            yield family
 
 
 def render(
@@ -230,9 +301,11 @@ def render(
     registry = CollectorRegistry(auto_describe=False)
     if multiproc_dir is not None:
         MultiProcessCollector(registry, path=str(multiproc_dir))
-    elif request_metrics is not None:
-        registry.register(request_metrics.requests)
-        registry.register(request_metrics.duration)
+    else:
+        registry.register(server.errors)
+        if request_metrics is not None:
+            registry.register(request_metrics.requests)
+            registry.register(request_metrics.duration)
     registry.register(server)
     return generate_latest(registry)
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 
 from app import metric_names
+from app.errors import error_response
 from app.metrics import CONTENT_TYPE_PLAIN_0_0_4, render
 
 bp = Blueprint("api", __name__)
@@ -84,7 +85,14 @@ def readiness():
 
 @bp.get(metric_names.ROUTE_METRICS)
 def metrics():
-    """The Prometheus text exposition of one scrape (fresh registry)."""
+    """The Prometheus text exposition of one scrape (fresh registry).
+
+    503 with a JSON reason when the figures cannot be trusted (the multiprocess directory is
+    full or missing): Prometheus then records ``up`` 0 rather than wrong counts.
+    """
+    problem = current_app.config["METRICS_FAULT"].scrape_problem()
+    if problem is not None:
+        return error_response(503, problem)
     body = render(
         current_app.config["REQUEST_METRICS"],
         current_app.config["SERVER_COLLECTOR"],
@@ -108,3 +116,24 @@ def slow():
         abort(400, description="seconds must be a number 0-30")
     time.sleep(seconds)
     return jsonify(slept_seconds=seconds)
+
+
+@test_bp.get("/_test/large")
+def large():
+    """Test-only: ``?bytes=`` (0-256 MiB, default 32 MiB) of ``x``, streamed in 64 KiB chunks:
+    a response larger than the socket buffers, for the client-disconnect (499) test."""
+    try:
+        size = int(request.args.get("bytes", str(32 << 20)))
+    except ValueError:
+        abort(400, description="bytes must be an integer 0-268435456")
+    if not 0 <= size <= 256 << 20:
+        abort(400, description="bytes must be an integer 0-268435456")
+    chunk = b"x" * 65536
+
+    def body():
+        left = size
+        while left > 0:
+            yield chunk[: min(left, len(chunk))]
+            left -= len(chunk)
+
+    return Response(body(), content_type="application/octet-stream")

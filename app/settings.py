@@ -35,7 +35,8 @@ class Settings:
             default ``0.0.0.0``; the local stack uses ``127.0.0.1``).
         web_concurrency: gunicorn worker processes (``WEB_CONCURRENCY``, default 2). Never
             derived from the host's CPU count, which on a node far exceeds the pod's share.
-        threads: threads per gthread worker (``GUNICORN_THREADS``, default 4).
+        threads: threads per gthread worker (``GUNICORN_THREADS``, default 4); unused by the
+            production gevent worker (``app.worker``), kept for a gthread fallback.
         graceful_timeout_seconds: gunicorn's graceful timeout after the drain
             (``GUNICORN_GRACEFUL_TIMEOUT``, default 10).
         app_env: deployment environment name (``APP_ENV``, default ``development``).

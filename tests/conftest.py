@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -75,9 +76,20 @@ def make_app(tmp_path):
             "app_env": "test",
         }
         defaults.update(overrides)
-        return create_app(Settings(**defaults))
+        app = create_app(Settings(**defaults))
+        app.test_client_class = _DeliveringClient
+        return app
 
     return build
+
+
+class _DeliveringClient(FlaskClient):
+    """A test client that reads and closes every response, as a real server does: the app
+    counts and logs a request once its response is delivered (app.instrumentation)."""
+
+    def open(self, *args, **kwargs):
+        kwargs.setdefault("buffered", True)
+        return super().open(*args, **kwargs)
 
 
 @pytest.fixture

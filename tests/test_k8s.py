@@ -1005,3 +1005,15 @@ def test_amp_values_match_terraform_and_the_operator():
         "name": f"{CONFIG.helm_release}-prometheus",
     }
     assert amp["prometheus"]["serviceAccount"]["name"] == default["name"]
+
+
+def test_every_probe_states_its_timing(objects):
+    """Every probe sets timeoutSeconds (never the 1 s default), periodSeconds and
+    failureThreshold; liveness tolerates >= 20 s of silence before a restart (issue 12)."""
+    container = app_container(objects)
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        spec = container[probe]
+        assert {"timeoutSeconds", "periodSeconds", "failureThreshold"} <= spec.keys(), probe
+        assert spec["timeoutSeconds"] >= 2, probe
+    liveness = container["livenessProbe"]
+    assert liveness["periodSeconds"] * liveness["failureThreshold"] >= 20

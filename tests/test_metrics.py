@@ -125,3 +125,19 @@ def test_series_start_at_zero_so_the_first_error_counts(client):
             assert value(text, names.HTTP_REQUESTS, method="GET", route=route, status=status) == 0
         count = value(text, names.HTTP_REQUEST_DURATION + "_count", method="GET", route=route)
         assert count == 0
+
+
+def test_collector_errors_count_each_failed_figure(make_app, tmp_path):
+    """A cgroup read that raises (cpu.stat without usage_usec) drops the container figures,
+    keeps the rest and counts figure="container" once per scrape."""
+    from tests.support.cgroups import write_v2_tree
+
+    root = write_v2_tree(tmp_path / "bad")
+    client = make_app(cgroup_root=root).test_client()
+    (root / "cpu.stat").write_text("nr_periods 1\n")
+    for _ in range(3):
+        assert client.get("/metrics").status_code == 200
+    text = client.get("/metrics").get_data(as_text=True)
+    assert value(text, names.COLLECTOR_ERRORS, figure="container") >= 3
+    assert value(text, names.MEMORY_USAGE_BYTES) is None
+    assert value(text, names.READY) == 1.0

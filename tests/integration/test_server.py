@@ -60,6 +60,20 @@ def hello_count(text: str) -> float:
     return value(text, names.HTTP_REQUESTS, method="GET", route="/hello", status="200") or 0.0
 
 
+def settled_hello_count(srv: GunicornServer, expected: float, timeout: float = 5.0) -> float:
+    """The GET /hello 200 count once it reaches ``expected`` (or after ``timeout``).
+
+    A request is counted just after its response is delivered, so the client may read the
+    response a moment before the count moves: wait for it, then let the caller compare.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        count = hello_count(srv.get("/metrics").text)
+        if count >= expected or time.monotonic() > deadline:
+            return count
+        time.sleep(0.05)
+
+
 def scrapes_from_every_worker(srv: GunicornServer, workers: int, attempts: int = 200) -> dict:
     """Scrape on fresh connections until each worker has answered once: {pid: text}."""
     found: dict[int, str] = {}
@@ -72,10 +86,15 @@ def scrapes_from_every_worker(srv: GunicornServer, workers: int, attempts: int =
 
 
 def _answering_pid(srv: GunicornServer, response: requests.Response) -> int:
+    # The access line is written once the response has been delivered, so just after the
+    # client has read it: wait for it (bounded).
     request_id = response.headers["X-Request-ID"]
-    for record in reversed(srv.log_records()):
-        if record.get("request_id") == request_id and "pid" in record:
-            return record["pid"]
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        for record in reversed(srv.log_records()):
+            if record.get("request_id") == request_id and "pid" in record:
+                return record["pid"]
+        time.sleep(0.02)
     raise AssertionError("the access line names no pid")
 
 
@@ -85,6 +104,7 @@ def test_counters_exact_across_workers(server):
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(lambda _: srv.get("/hello").status_code, range(150)))
     assert statuses == [200] * 150
+    settled_hello_count(srv, 150)
     for pid, text in scrapes_from_every_worker(srv, 3).items():
         assert hello_count(text) == 150, f"worker {pid}"
         found = family_names(text)
@@ -115,6 +135,7 @@ def test_killed_worker_loses_no_counts(server):
     srv.wait_workers(2, exclude={victim})
     for _ in range(10):
         assert srv.get("/hello").status_code == 200
+    settled_hello_count(srv, 50)
     for text in scrapes_from_every_worker(srv, 2).values():
         assert hello_count(text) == 50
 
@@ -289,7 +310,7 @@ def test_restart_on_same_multiproc_dir_starts_clean(server, tmp_path):
     first = server(multiproc_dir=shared)
     for _ in range(5):
         first.get("/hello")
-    assert hello_count(first.get("/metrics").text) == 5
+    assert settled_hello_count(first, 5) == 5
     assert first.stop() == 0
     second = server(multiproc_dir=shared)
     assert hello_count(second.get("/metrics").text) == 0
@@ -312,7 +333,7 @@ def test_second_server_on_a_busy_port_leaves_the_first_ones_metrics(server, tmp_
         intruder.kill()
     assert "Connection in use" in intruder.log() or "Address already in use" in intruder.log()
     first.get("/hello")
-    assert hello_count(first.get("/metrics").text) == 8
+    assert settled_hello_count(first, 8) == 8
 
 
 def test_invalid_settings_fail_fast_with_json_message(tmp_path):
@@ -342,6 +363,7 @@ def test_log_lines_parse_and_pid_is_reported(server):
     """Access lines carry the worker pid (used above to tell workers apart)."""
     srv = server()
     response = srv.get("/hello")
+    _answering_pid(srv, response)  # waits for the access line
     record = next(
         r for r in srv.log_records() if r.get("request_id") == response.headers["X-Request-ID"]
     )
