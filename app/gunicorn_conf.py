@@ -75,7 +75,7 @@ os.environ.setdefault("DEMO_APP_MASTER_PID", str(os.getpid()))
 
 from prometheus_client import multiprocess  # noqa: E402 - must follow PROMETHEUS_MULTIPROC_DIR
 
-from app import container  # noqa: E402
+from app import compaction, container  # noqa: E402
 from app.lifecycle import CPU_SAMPLES, SHUTDOWN_MARKER  # noqa: E402
 from app.logging import gunicorn_logconfig  # noqa: E402
 
@@ -96,6 +96,10 @@ accesslog = None
 errorlog = "-"
 loglevel = _settings.log_level.lower()
 logconfig_dict = gunicorn_logconfig(_settings.log_level)
+# Recycling (off by default): a worker exits after max_requests + randint(0, jitter) requests.
+# Safe with the metrics since child_exit compacts its files (app.compaction, docs/service.md).
+max_requests = _settings.max_requests
+max_requests_jitter = _settings.max_requests_jitter
 # gunicorn 27's control socket starts a thread and a socket file in the master: not needed.
 control_socket_disable = True
 proc_name = "demo-app"
@@ -147,8 +151,17 @@ def post_worker_init(worker) -> None:
 
 
 def child_exit(server, worker) -> None:
-    """A worker exited (normally, recycled or killed): retire its live-gauge files."""
+    """A worker exited (normally, recycled or killed): retire its live-gauge files, fold its
+    counter and histogram files into the aggregates (``app.compaction``)."""
     multiprocess.mark_process_dead(worker.pid, str(_multiproc_dir))
+    # The master's main loop, right after waitpid and before any new fork: the live workers
+    # and the master are kept, every other pid's files (this one's, leftovers) are folded in.
+    try:
+        done = compaction.compact(_multiproc_dir, keep_pids={*server.WORKERS, os.getpid()})
+    except Exception as error:  # never let the master's loop die; the files stay, retried
+        server.log.error("compaction of dead workers' metrics files failed (retried): %r", error)
+    else:
+        server.log.debug("compacted metrics files of dead workers %s", list(done.pids))
 
 
 def _install_drain(server, sample_cpu) -> None:
