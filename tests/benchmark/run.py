@@ -9,7 +9,8 @@ Not a test: it measures and prints. One run alternates three configurations in s
 
 Then, on the instrumented server: ``/metrics`` latency after 100k requests, and the PSS memory
 (proportional set size: shared pages divided among sharers, so master + workers add up) of
-master plus workers after warm-up traffic.
+master plus workers after warm-up traffic. Last, the churn section (``tests.benchmark.churn``):
+``/metrics`` fresh and after 500 and 2,000 worker deaths.
 
 Usage: ``python -m tests.benchmark.run [--rounds N] [--seconds S] [--connections C]``.
 Requires ``wrk`` (Debian package ``wrk``).
@@ -30,6 +31,7 @@ from pathlib import Path
 import psutil
 import requests
 
+from tests.benchmark import churn
 from tests.support.server import GunicornServer
 
 CONFIGS = {
@@ -134,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
             workers = len(server.worker_pids())
             mib = pss / 2**20
             print(f"PSS master + {workers} workers after warm-up: {mib:.1f} MiB (target <= 64)")
+
+        print()
+        churn.run(workdir / "churn", [500, 2000], scrapes=200)  # issue 13: worker deaths
     return 0
 
 
