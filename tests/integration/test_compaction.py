@@ -240,3 +240,26 @@ def _exposition(metrics) -> str:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(Fixed())
     return generate_latest(registry).decode()
+
+
+def test_max_requests_recycles_workers_and_every_count_stays_exact(server):
+    """MAX_REQUESTS with jitter: workers recycle many times; counts exact, files bounded."""
+    srv = server(workers=2, MAX_REQUESTS="10", MAX_REQUESTS_JITTER="5")
+    statuses = [srv.get("/hello").status_code for _ in range(200)]
+    assert statuses == [200] * 200
+    assert srv.log().count("Autorestarting worker") >= 10  # gunicorn's max_requests message
+    text = srv.get("/metrics").text
+    assert hello(text) == (200.0, 200.0)
+    # A worker may be recycling right now (reaped, not yet compacted): poll briefly.
+    deadline = time.monotonic() + 10
+    while True:
+        live = srv.worker_pids()
+        extra = (
+            db_files(srv.multiproc_dir)
+            - {f"{kind}_{pid}.db" for kind in ("counter", "histogram") for pid in live}
+            - {"counter_aggregate.db", "histogram_aggregate.db"}
+        )
+        if not extra or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert not extra

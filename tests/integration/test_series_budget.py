@@ -53,6 +53,44 @@ SERIES_PER_POD = 138
 """The pinned total (docs/performance.md); ``EXPECTED`` says where each series comes from."""
 
 
+def exercise_every_route(srv: GunicornServer) -> str:
+    """Hit every route with every status it answers (ends in the SIGTERM drain); the scrape.
+
+    Needs ``FAULT_ERROR_RATIO`` between 0 and 1 and a ``SHUTDOWN_DRAIN_SECONDS`` long enough to
+    finish. Also used by ``tests.benchmark.series_memory`` (one synthetic pod).
+    """
+    seen: set[tuple[str, str, int]] = set()
+
+    def hit(method: str, path: str, route: str) -> None:
+        status = requests.request(method, srv.url(path), timeout=10).status_code
+        seen.add((method, route, status))
+
+    for _ in range(200):  # FAULT_ERROR_RATIO=0.5: both 200 and 500 come quickly
+        hit("GET", "/hello", "/hello")
+        if {("GET", "/hello", 200), ("GET", "/hello", 500)} <= seen:
+            break
+    hit("GET", "/hello?name=%00", "/hello")
+    for route in ("/", names.ROUTE_HEALTHZ, names.ROUTE_READINESS, names.ROUTE_METRICS):
+        hit("GET", route, route)
+    hit("GET", "/no-such-page", names.ROUTE_UNMATCHED)
+    hit("POST", names.ROUTE_HEALTHZ, names.ROUTE_UNMATCHED)
+    srv.process.send_signal(signal.SIGTERM)  # the drain: readiness answers 503
+    for _ in range(100):
+        hit("GET", names.ROUTE_READINESS, names.ROUTE_READINESS)
+        if ("GET", names.ROUTE_READINESS, 503) in seen:
+            break
+    missing = {
+        ("GET", "/hello", 200),
+        ("GET", "/hello", 400),
+        ("GET", "/hello", 500),
+        ("GET", names.ROUTE_READINESS, 503),
+        ("GET", names.ROUTE_UNMATCHED, 404),
+        ("POST", names.ROUTE_UNMATCHED, 405),
+    } - seen
+    assert not missing, f"never answered: {missing}"
+    return srv.get(names.ROUTE_METRICS).text
+
+
 def test_one_pod_exports_the_pinned_number_of_series(tmp_path):
     """Every route x every status it answers: exactly SERIES_PER_POD series, by family."""
     cgroup = write_v2_tree(tmp_path / "cgroup")
@@ -62,36 +100,7 @@ def test_one_pod_exports_the_pinned_number_of_series(tmp_path):
         "SHUTDOWN_DRAIN_SECONDS": "30",
     }
     with GunicornServer(tmp_path, env=env) as srv:
-        seen: set[tuple[str, str, int]] = set()
-
-        def hit(method: str, path: str, route: str) -> None:
-            status = requests.request(method, srv.url(path), timeout=10).status_code
-            seen.add((method, route, status))
-
-        for _ in range(200):  # FAULT_ERROR_RATIO=0.5: both 200 and 500 come quickly
-            hit("GET", "/hello", "/hello")
-            if {("GET", "/hello", 200), ("GET", "/hello", 500)} <= seen:
-                break
-        hit("GET", "/hello?name=%00", "/hello")
-        for route in ("/", names.ROUTE_HEALTHZ, names.ROUTE_READINESS, names.ROUTE_METRICS):
-            hit("GET", route, route)
-        hit("GET", "/no-such-page", names.ROUTE_UNMATCHED)
-        hit("POST", names.ROUTE_HEALTHZ, names.ROUTE_UNMATCHED)
-        srv.process.send_signal(signal.SIGTERM)  # the drain: readiness answers 503
-        for _ in range(100):
-            hit("GET", names.ROUTE_READINESS, names.ROUTE_READINESS)
-            if ("GET", names.ROUTE_READINESS, 503) in seen:
-                break
-        text = srv.get(names.ROUTE_METRICS).text
-
-    assert {
-        ("GET", "/hello", 200),
-        ("GET", "/hello", 400),
-        ("GET", "/hello", 500),
-        ("GET", names.ROUTE_READINESS, 503),
-        ("GET", names.ROUTE_UNMATCHED, 404),
-        ("POST", names.ROUTE_UNMATCHED, 405),
-    } <= seen
+        text = exercise_every_route(srv)
     by_family = Counter(s.name for s in samples(text))
     assert dict(by_family) == EXPECTED
     assert sum(by_family.values()) == SERIES_PER_POD
