@@ -23,6 +23,8 @@ What it relies on, all of prometheus_client 0.26's own file format and merge (re
   *not* compacted: live gauges are removed by ``mark_process_dead`` as prometheus_client
   documents, and the other gauge modes keep a per-pid meaning (``all`` has a ``pid`` label,
   ``mostrecent`` needs the timestamps #1056 loses).
+* Float sums (a histogram's ``_sum``) depend on the order of addition; the aggregate's are nudged
+  up by a few ulps so no scrape sees one drop across a compaction (``_never_below``).
 * A new process opening an existing ``<type>_<pid>.db`` continues from its values
   (``values.py``: ``read_value`` at creation), and writes to it through a shared mmap.
 
@@ -101,11 +103,20 @@ class Compaction:
 def scrape_lock(directory: Path | str) -> Iterator[None]:
     """Hold the shared lock for the duration of a scrape's read of ``directory``.
 
-    Blocks while a compaction runs (milliseconds). Raises ``OSError`` if the directory is gone
-    or not writable (the lock file cannot be created).
+    Blocks while a compaction runs (milliseconds). When the lock file cannot be opened (the
+    directory vanished, is read-only or full) the scrape goes on unlocked: no compaction can
+    hold a lock that does not exist, and the scrape's own error handling reports the directory.
     """
-    with _locked(Path(directory), fcntl.LOCK_SH, timeout=None):
+    try:
+        fd = os.open(Path(directory) / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError:
         yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
 
 
 def compact(
@@ -135,7 +146,7 @@ def compact(
     directory = Path(directory)
     keep = {str(pid) for pid in keep_pids}
     step = pause or (lambda _name: None)
-    with _locked(directory, fcntl.LOCK_EX, timeout=lock_timeout_seconds):
+    with _exclusive(directory, lock_timeout_seconds):
         begin = time.monotonic()
         step("locked")
         dead: dict[str, list[Path]] = {}
@@ -187,7 +198,7 @@ def _write_merged(inputs: list[Path], aggregate: Path) -> Path:
                     list(sample.labels.values()),
                     metric.documentation,
                 )
-                out.write_value(key, sample.value, 0.0)
+                out.write_value(key, _never_below(sample.value), 0.0)
     except BaseException:
         out.close()
         temporary.unlink(missing_ok=True)
@@ -196,24 +207,35 @@ def _write_merged(inputs: list[Path], aggregate: Path) -> Path:
     return temporary
 
 
+def _never_below(value: float) -> float:
+    """``value``, nudged up by 4 ulps (relative 2**-50) when it is not a whole number.
+
+    Counts (whole numbers below 2**53) add exactly in any order. A float sum such as a
+    histogram's ``_sum`` does not: a scrape adds the files in directory order, and ``(a + b) + c``
+    may come out one ulp below ``a + (b + c)``, which Prometheus' ``rate`` would read as a counter
+    reset (a spike). The nudge keeps the total after a compaction at or above the total before;
+    it adds at most ~1e-15 relative per compaction (1e-9 after a million).
+    """
+    if value == int(value):
+        return value
+    return value + abs(value) * 2**-50
+
+
 @contextmanager
-def _locked(directory: Path, operation: int, timeout: float | None) -> Iterator[None]:
+def _exclusive(directory: Path, timeout: float) -> Iterator[None]:
     fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
-        if timeout is None:
-            fcntl.flock(fd, operation)
-        else:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(fd, operation | fcntl.LOCK_NB)
-                    break
-                except OSError as error:
-                    if error.errno not in (errno.EAGAIN, errno.EACCES):
-                        raise
-                    if time.monotonic() >= deadline:
-                        raise CompactionBusy(f"{directory / LOCK_FILE} busy") from None
-                    time.sleep(0.005)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as error:
+                if error.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise CompactionBusy(f"{directory / LOCK_FILE} busy") from None
+                time.sleep(0.005)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock

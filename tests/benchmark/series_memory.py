@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             process.terminate()
             process.wait(60)
-    per_pod = body.decode().count("\n") - body.decode().count("\n#")
+    per_pod = sum(1 for line in body.decode().splitlines() if line and not line.startswith("#"))
     added = series_after - series_before
     print(f"one pod exports {per_pod} series (+5 per target from Prometheus: up, scrape_*)")
     print(
