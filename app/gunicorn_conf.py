@@ -12,7 +12,8 @@ master before anything else, prepares what every worker must share:
   restarted on the same directory starts clean;
 * the server's start time and the master's pid go into the environment that every worker,
   respawned ones included, inherits: uptime and readiness count from the master's start;
-* ``child_exit`` marks a dead worker's gauge files, as prometheus_client's docs require.
+* ``child_exit`` marks a dead worker's gauge files, as prometheus_client's docs require, and
+  folds its counter and histogram files into one aggregate per type (``app.compaction``).
 
 Graceful shutdown. Stock gunicorn closes its listeners at once on SIGTERM. Here the master's
 SIGTERM handler instead (1) creates the shutdown marker, so ``/readiness`` answers 503 from every
