@@ -68,8 +68,30 @@ def cumulative(text: str) -> dict[tuple, float]:
 
 def kill_and_wait(srv: GunicornServer, pid: int, workers: int) -> list[int]:
     """kill -9 one worker and wait only for its replacement to run and answer."""
+    born = psutil.Process(pid).create_time()
     os.kill(pid, signal.SIGKILL)
-    return srv.wait_workers(workers, exclude={pid})
+    return wait_replaced(srv, pid, born, workers)
+
+
+def wait_replaced(srv: GunicornServer, pid: int, born: float, workers: int) -> list[int]:
+    """Wait until ``workers`` workers run, none of them the process (``pid``, ``born``).
+
+    By process identity, not pid: the replacement may get the same (recycled) pid.
+    """
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        live = []
+        for child in psutil.Process(srv.process.pid).children():
+            try:
+                if child.status() != "zombie" and (child.pid, child.create_time()) != (pid, born):
+                    live.append(child.pid)
+            except psutil.NoSuchProcess:
+                pass
+        if len(live) == workers:
+            srv.wait_healthy()
+            return live
+        time.sleep(0.01)
+    raise AssertionError(f"no replacement for worker {pid} within 30 s:\n{srv.log()}")
 
 
 def db_files(directory: Path) -> set[str]:
@@ -130,6 +152,7 @@ def test_a_scrape_during_any_compaction_step_sees_neither_a_drop_nor_a_double(se
     assert victim_count > 0
 
     # The master stopped: it cannot reap the victim and compact on its own; the survivor serves.
+    victim_born = psutil.Process(victim).create_time()
     os.kill(master, signal.SIGSTOP)
     try:
         os.kill(victim, signal.SIGKILL)
@@ -164,7 +187,7 @@ def test_a_scrape_during_any_compaction_step_sees_neither_a_drop_nor_a_double(se
     # and the removal (and once at every other step), so the scrapes above were really held.
     assert unlocked_views["replaced"] == total[0] + victim_count
     assert {unlocked_views[s] for s in ("locked", "written", "removed")} == {total[0]}
-    srv.wait_workers(2, exclude={victim})
+    wait_replaced(srv, victim, victim_born, 2)
     assert db_files(directory) <= {
         f"{kind}_{pid}.db" for kind in ("counter", "histogram") for pid in srv.worker_pids()
     } | {"counter_aggregate.db", "histogram_aggregate.db"}
