@@ -222,6 +222,18 @@ def _never_below(value: float) -> float:
 
 
 @contextmanager
+def exclusive_lock(directory: Path | str, timeout: float = 2.0) -> Iterator[None]:
+    """Hold the exclusive lock: no scrape reads ``directory`` meanwhile.
+
+    Used by ``compact`` and by a new worker while it creates its files: prometheus_client
+    creates a file empty and sizes it a moment later, and a scrape reading it in between fails
+    (``struct.error`` on 0 bytes). Raises ``CompactionBusy`` after ``timeout`` seconds.
+    """
+    with _exclusive(Path(directory), timeout):
+        yield
+
+
+@contextmanager
 def _exclusive(directory: Path, timeout: float) -> Iterator[None]:
     fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:

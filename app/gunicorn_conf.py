@@ -148,7 +148,12 @@ def post_worker_init(worker) -> None:
     """In each worker, after the fork: its request series start at 0 in its own file."""
     from app import prime_request_metrics
 
-    prime_request_metrics(worker.wsgi)
+    # Priming creates this worker's files; no scrape may read one before it is sized.
+    try:
+        with compaction.exclusive_lock(_multiproc_dir):
+            prime_request_metrics(worker.wsgi)
+    except compaction.CompactionBusy:  # a scrape stuck for 2 s: prime anyway, as before
+        prime_request_metrics(worker.wsgi)
 
 
 def child_exit(server, worker) -> None:

@@ -146,6 +146,10 @@ def test_a_scrape_during_any_compaction_step_sees_neither_a_drop_nor_a_double(se
     assert total == (20.0, 20.0)
     master = srv.process.pid
     workers = srv.worker_pids()
+    deadline = time.monotonic() + 30
+    while not all((directory / f"counter_{pid}.db").exists() for pid in workers):
+        assert time.monotonic() < deadline, "a worker never created its files"
+        time.sleep(0.05)  # post_worker_init (priming) may still be running
     victim = max(workers, key=lambda pid: hello_in_file(directory / f"counter_{pid}.db"))
     survivor = next(pid for pid in workers if pid != victim)
     victim_count = hello_in_file(directory / f"counter_{victim}.db")
