@@ -62,6 +62,13 @@ clean: ## Remove the virtual environments and caches
 bench: venv ## Throughput, p99, /metrics latency and PSS of the production command (needs wrk)
 	$(PY) -m tests.benchmark.run
 
+.PHONY: bench-rules bench-series
+bench-rules: venv ## Cost of the SLO rules on 30 days of backfilled data, 10 and 50 pods (~10 min)
+	$(PY) -m tests.benchmark.rules
+
+bench-series: venv ## Prometheus heap per series: before/after N synthetic pods of the app
+	$(PY) -m tests.benchmark.series_memory
+
 # --- dashboards --------------------------------------------------------------------------------
 # Sources: dashboards/*.dashboard.py (grafanalib). Outputs (committed): dashboards/generated/*.json
 # and k8s/dashboards/ (sidecar ConfigMaps + kustomization). tests/test_dashboards.py fails when

@@ -12,7 +12,8 @@ master before anything else, prepares what every worker must share:
   restarted on the same directory starts clean;
 * the server's start time and the master's pid go into the environment that every worker,
   respawned ones included, inherits: uptime and readiness count from the master's start;
-* ``child_exit`` marks a dead worker's gauge files, as prometheus_client's docs require.
+* ``child_exit`` marks a dead worker's gauge files, as prometheus_client's docs require, and
+  folds its counter and histogram files into one aggregate per type (``app.compaction``).
 
 Graceful shutdown. Stock gunicorn closes its listeners at once on SIGTERM. Here the master's
 SIGTERM handler instead (1) creates the shutdown marker, so ``/readiness`` answers 503 from every
@@ -97,7 +98,7 @@ os.environ.setdefault("DEMO_APP_MASTER_PID", str(os.getpid()))
 
 from prometheus_client import multiprocess  # noqa: E402 - must follow PROMETHEUS_MULTIPROC_DIR
 
-from app import container  # noqa: E402
+from app import compaction, container  # noqa: E402
 from app.lifecycle import CPU_SAMPLES, SHUTDOWN_MARKER  # noqa: E402
 from app.logging import gunicorn_logconfig  # noqa: E402
 from app.metrics_dir import install_space_reservation  # noqa: E402
@@ -126,6 +127,10 @@ accesslog = None
 errorlog = "-"
 loglevel = _settings.log_level.lower()
 logconfig_dict = gunicorn_logconfig(_settings.log_level)
+# Recycling (off by default): a worker exits after max_requests + randint(0, jitter) requests.
+# Safe with the metrics since child_exit compacts its files (app.compaction, docs/service.md).
+max_requests = _settings.max_requests
+max_requests_jitter = _settings.max_requests_jitter
 # gunicorn 27's control socket starts a thread and a socket file in the master: not needed.
 control_socket_disable = True
 proc_name = "demo-app"
@@ -183,12 +188,26 @@ def post_worker_init(worker) -> None:
     """In each worker, after the fork: its request series start at 0 in its own file."""
     from app import prime_request_metrics
 
-    prime_request_metrics(worker.wsgi)
+    # Priming creates this worker's files; no scrape may read one before it is sized.
+    try:
+        with compaction.exclusive_lock(_multiproc_dir):
+            prime_request_metrics(worker.wsgi)
+    except compaction.CompactionBusy:  # a scrape stuck for 2 s: prime anyway, as before
+        prime_request_metrics(worker.wsgi)
 
 
 def child_exit(server, worker) -> None:
-    """A worker exited (normally, recycled or killed): retire its live-gauge files."""
+    """A worker exited (normally, recycled or killed): retire its live-gauge files, fold its
+    counter and histogram files into the aggregates (``app.compaction``)."""
     multiprocess.mark_process_dead(worker.pid, str(_multiproc_dir))
+    # The master's main loop, right after waitpid and before any new fork: the live workers
+    # and the master are kept, every other pid's files (this one's, leftovers) are folded in.
+    try:
+        done = compaction.compact(_multiproc_dir, keep_pids={*server.WORKERS, os.getpid()})
+    except Exception as error:  # never let the master's loop die; the files stay, retried
+        server.log.error("compaction of dead workers' metrics files failed (retried): %r", error)
+    else:
+        server.log.debug("compacted metrics files of dead workers %s", list(done.pids))
 
 
 def _install_drain(server, sample_cpu) -> None:

@@ -23,7 +23,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from app import container, metric_names
+from app import compaction, container, metric_names
 from app.lifecycle import ServerState
 from app.logging import get_logger
 
@@ -307,7 +307,12 @@ def render(
             registry.register(request_metrics.requests)
             registry.register(request_metrics.duration)
     registry.register(server)
-    return generate_latest(registry)
+    if multiproc_dir is None:
+        return generate_latest(registry)
+    # The compactor holds this lock exclusively while it folds dead workers' files in: the
+    # merge sees the files before or after a compaction, never a total dropped or doubled.
+    with compaction.scrape_lock(multiproc_dir):
+        return generate_latest(registry)
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

@@ -62,6 +62,12 @@ class Settings:
         server_started_at: Unix time (seconds) the gunicorn master started; set by the server
             config (``DEMO_APP_SERVER_STARTED_AT``), ``None`` = the app's own creation time.
         master_pid: the gunicorn master's pid (``DEMO_APP_MASTER_PID``), ``None`` = this process.
+        max_requests: recycle a worker after this many requests (``MAX_REQUESTS``, 0-10,000,000,
+            default 0: off); gunicorn's ``max_requests``. Safe for the metrics: a recycled
+            worker's counts are compacted into the aggregate (``app.compaction``).
+        max_requests_jitter: add ``randint(0, jitter)`` requests per worker
+            (``MAX_REQUESTS_JITTER``, default 0), so workers do not all recycle at once; needs
+            ``MAX_REQUESTS``.
     """
 
     port: int = 5000
@@ -84,6 +90,8 @@ class Settings:
     fault_latency_seconds: float = 0.0
     server_started_at: float | None = None
     master_pid: int | None = None
+    max_requests: int = 0
+    max_requests_jitter: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -150,6 +158,17 @@ class Settings:
             "a Unix time in seconds",
         )
         read("master_pid", "DEMO_APP_MASTER_PID", _int_between(1, 2**22), "a process id")
+        read("max_requests", "MAX_REQUESTS", _int_between(0, 10**7), "an integer 0-10000000")
+        read(
+            "max_requests_jitter",
+            "MAX_REQUESTS_JITTER",
+            _int_between(0, 10**7),
+            "an integer 0-10000000",
+        )
+        if values.get("max_requests_jitter") and not values.get("max_requests"):
+            errors.append(
+                f"MAX_REQUESTS_JITTER={env['MAX_REQUESTS_JITTER']!r}: needs MAX_REQUESTS > 0"
+            )
 
         if errors:
             raise SettingsError("invalid environment:\n  " + "\n  ".join(errors))

@@ -96,3 +96,18 @@ def test_bad_host_is_named():
     """A host name gunicorn cannot bind to is a settings error, not a 5 s retry loop."""
     with pytest.raises(SettingsError, match="HOST='bad host'"):
         Settings.from_env({"HOST": "bad host"})
+
+
+def test_max_requests_is_off_by_default_and_parsed():
+    """Worker recycling is off unless MAX_REQUESTS is set; the jitter is parsed beside it."""
+    assert Settings.from_env({}).max_requests == 0
+    settings = Settings.from_env({"MAX_REQUESTS": "1000", "MAX_REQUESTS_JITTER": "100"})
+    assert (settings.max_requests, settings.max_requests_jitter) == (1000, 100)
+
+
+def test_max_requests_jitter_needs_max_requests():
+    """A jitter without MAX_REQUESTS would silently do nothing: it is an error naming both."""
+    with pytest.raises(SettingsError, match="MAX_REQUESTS_JITTER='50': needs MAX_REQUESTS"):
+        Settings.from_env({"MAX_REQUESTS_JITTER": "50"})
+    with pytest.raises(SettingsError, match="MAX_REQUESTS='-1'"):
+        Settings.from_env({"MAX_REQUESTS": "-1"})

@@ -9,8 +9,9 @@ Not a test: it measures and prints. One run alternates three configurations in s
 
 Then, on the instrumented server: ``/metrics`` latency after 100k requests, and the PSS memory
 (proportional set size: shared pages divided among sharers, so master + workers add up) of
-master plus workers after warm-up traffic. Last, the slow-client figures
-(``tests.benchmark.slow_clients``).
+master plus workers after warm-up traffic. Then the slow-client figures
+(``tests.benchmark.slow_clients``). Last, the churn section (``tests.benchmark.churn``):
+``/metrics`` fresh and after 500 and 2,000 worker deaths.
 
 Usage: ``python -m tests.benchmark.run [--rounds N] [--seconds S] [--connections C]``.
 Requires ``wrk`` (Debian package ``wrk``).
@@ -31,7 +32,7 @@ from pathlib import Path
 import psutil
 import requests
 
-from tests.benchmark import slow_clients
+from tests.benchmark import churn, slow_clients
 from tests.support.server import GunicornServer
 
 CONFIGS = {
@@ -139,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print()
         slow_clients.run(workdir / "slow-clients")
+        churn.run(workdir / "churn", [500, 2000], scrapes=200)  # worker deaths
     return 0
 
 
