@@ -194,6 +194,11 @@ def post_worker_init(worker) -> None:
             prime_request_metrics(worker.wsgi)
     except compaction.CompactionBusy:  # a scrape stuck for 2 s: prime anyway, as before
         prime_request_metrics(worker.wsgi)
+    except FileNotFoundError:
+        # The directory was deleted: the master recreates it (_check_multiproc_dir); until
+        # then this worker serves with metrics degraded (app.metrics_dir) instead of failing
+        # to boot, which would stop the whole server.
+        prime_request_metrics(worker.wsgi)
 
 
 def child_exit(server, worker) -> None:
