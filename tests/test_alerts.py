@@ -81,7 +81,7 @@ def test_invalid_config_fails_with_a_precise_message():
     """A latency threshold off the bucket edges is refused, naming the SLO and the buckets."""
     bad = dataclasses.replace(
         CONFIG,
-        slos=(SLO(name="latency", objective=0.99, description="x", latency_threshold_seconds=0.3),),
+        slos=(SLO(name="latency", objective=0.99, text="x", latency_threshold_seconds=0.3),),
     )
     with pytest.raises(
         ValueError, match=r"SLO latency: latency threshold 0.3s is not a bucket edge"
@@ -96,7 +96,7 @@ _WINDOWS = CONFIG.burn_rate_windows
     ("overrides", "message"),
     [
         (
-            {"slos": (SLO(name="availability", objective=0.9, description="x"),)},
+            {"slos": (SLO(name="availability", objective=0.9, text="x"),)},
             r"SLO availability, burn-rate window 1h/5m: threshold 14\.4 x \(1 - 0\.9\) = 1\.44 "
             r"is >= 1",
         ),
@@ -131,7 +131,7 @@ def test_generate_writes_nothing_for_an_invalid_config(monkeypatch, capsys):
     """`python -m alerts.generate` on an impossible config exits 2 with the message, no file."""
     written = []
     monkeypatch.setattr(Path, "write_text", lambda self, *a, **k: written.append(self))
-    impossible = (SLO(name="availability", objective=0.9, description="x"),)
+    impossible = (SLO(name="availability", objective=0.9, text="x"),)
     monkeypatch.setattr(generate, "CONFIG", dataclasses.replace(CONFIG, slos=impossible))
     assert generate.main([]) == 2
     assert written == []

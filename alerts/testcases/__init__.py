@@ -73,9 +73,19 @@ def humanize_percentage(ratio: float) -> str:
 
 
 def humanize_duration(seconds: float) -> str:
-    """Prometheus' ``humanizeDuration`` for 0 < seconds < 60: ``%.4gs``, or ms/us/ns below 1 s."""
-    if not 0 < seconds < 60:
-        raise ValueError(f"humanize_duration covers (0, 60) seconds only, got {seconds}")
+    """Prometheus' ``humanizeDuration`` (template.go) for seconds > 0: ``%.4gs`` or ms/us/ns
+    below 60 s; from a minute on whole units, e.g. ``2d 1h 30m 18s``, ``43m 12s``."""
+    if seconds >= 60:
+        whole = int(seconds)
+        days, hours = whole // 86400, whole // 3600 % 24
+        mins, secs = whole // 60 % 60, whole % 60
+        if days:
+            return f"{days}d {hours}h {mins}m {secs}s"
+        if hours:
+            return f"{hours}h {mins}m {secs}s"
+        return f"{mins}m {secs}s"
+    if seconds <= 0:
+        raise ValueError(f"humanize_duration covers seconds > 0 only, got {seconds}")
     prefix = ""
     for candidate in ("m", "u", "n"):
         if seconds >= 1:
@@ -129,10 +139,10 @@ class TestFile:
 
 def render_all(config: MonitoringConfig, rules_file: Path, tests_dir: Path) -> dict[str, str]:
     """Every test file: ``<area>.test.yaml`` -> YAML text. Areas without tests are skipped."""
-    from alerts.testcases import availability, hpa, red, resources, slo
+    from alerts.testcases import availability, hpa, outage, red, resources, slo
 
     files = {}
-    for module in (availability, resources, hpa, red, slo):
+    for module in (availability, outage, resources, hpa, red, slo):
         for test_file in module.build(config):
             if test_file.tests:
                 content = test_file.content(rules_file, tests_dir)

@@ -21,18 +21,19 @@ time, would differ slightly under a promtool 3.x.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
 from prometheus_client.utils import floatToGoString
 
-from alerts.common import percent_text
 from alerts.slo import PAGE_SEVERITY, budget_alert_name, min_requests, traffic_guarded
 from alerts.slo import groups as slo_groups
 from alerts.testcases import (
     TestFile,
     alert_check,
     expected_alert,
+    humanize_duration,
     humanize_percentage,
     minutes,
     runbook,
@@ -310,8 +311,7 @@ def _firing(
         # Active since at - (streak - 1) * every; firing once active for `for` minutes.
         if (streak - 1) * every < minutes(burn.for_):
             continue
-        value = traffic.ratio(at, long_steps)
-        days = period / burn.factor
+        value = burn_rate(traffic.ratio(at, long_steps), slo)
         alerts.append(
             expected_alert(
                 {
@@ -324,10 +324,10 @@ def _firing(
                 },
                 f"{config.job} burns its {slo.name} error budget {_factor(burn.factor)}x too fast",
                 f"SLO {slo.name} of job {config.job} in namespace {config.namespace} "
-                f"({slo.description}): the error ratio was {humanize_percentage(float(value))} "
-                f"over the last {burn.long} and above {percent_text(threshold)} over the last "
-                f"{burn.short} too, a burn rate of {_factor(burn.factor)}x or more; at this rate "
-                f"the {config.slo_period} error budget is gone in {_lasts(days)}.",
+                f"({slo.description}): over the last {burn.long} the error budget burned "
+                f"{one_decimal(value)}x as fast as the SLO allows (this alert: over "
+                f"{_factor(burn.factor)}x, over the last {burn.short} too); at that rate a whole "
+                f"{config.slo_period} error budget lasts {budget_lasts(period, value)}.",
                 runbook(config, name),
             )
         )
@@ -338,10 +338,23 @@ def _factor(factor: float) -> str:
     return str(int(factor)) if float(factor).is_integer() else repr(float(factor))
 
 
-def _lasts(seconds: float) -> str:
-    """Seconds as whole days and hours, e.g. 180000 -> ``2d 2h``, 432000 -> ``5d``."""
-    days, hours = int(seconds // 86400), round(seconds % 86400 / 3600)
-    return " ".join([f"{days}d"] * bool(days) + [f"{hours}h"] * bool(hours or not days))
+def burn_rate(ratio: Fraction, slo: SLO) -> float:
+    """The alert's value: error ratio / (1 - objective), in float as Prometheus divides."""
+    return float(ratio) / (1 - slo.objective)
+
+
+def one_decimal(value: float) -> str:
+    """``printf "%.1f"``; refuses a value whose rounding float noise could flip."""
+    _check_margin(Fraction(value * 10) % 1, 0.5, "burn rate printed to 0.1")
+    return f"{value:.1f}"
+
+
+def budget_lasts(period_seconds: int, value: float) -> str:
+    """The description's ``round(period / value)`` query (``%f``-printed value) through
+    ``humanizeDuration``; refuses a quotient within float noise of a rounding edge."""
+    quotient = period_seconds / float(f"{value:.6f}")
+    _check_margin(Fraction(quotient) % 1, 0.5, "budget duration rounding")
+    return humanize_duration(math.floor(quotient + 0.5))
 
 
 def _burn_scenarios(config: MonitoringConfig, pages: bool, every: int = 1) -> list[dict]:
