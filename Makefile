@@ -196,3 +196,7 @@ alerts-test: venv ## promtool check/test the rules, amtool-check the routing (+ 
 	promtool test rules alerts/tests/*.test.yaml
 	amtool check-config monitoring/alertmanager.yaml
 	$(PY) -m pytest tests/test_alerts.py tests/test_alertmanager.py
+
+.PHONY: mutate
+mutate: venv ## Mutation-test the rules: every mutant, promtool tests, score and survivors (>= 95 %)
+	$(PY) -m tests.mutation

@@ -19,6 +19,7 @@ relative path (promtool resolves ``rule_files`` against the test file's folder).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,18 @@ def series(name: str, labels: dict[str, str]) -> str:
     """A promtool series selector: ``name{k="v", ...}``."""
     inner = ", ".join(f'{key}="{value}"' for key, value in labels.items())
     return f"{name}{{{inner}}}"
+
+
+def relabel(inputs: list[dict], **labels: str) -> list[dict]:
+    """Copies of promtool ``input_series`` with some labels changed, e.g. ``job="other"``:
+    another job's or namespace's series beside ours, so a dropped matcher shows."""
+    result = []
+    for item in inputs:
+        text = item["series"]
+        for key, value in labels.items():
+            text = re.sub(rf'\b{key}="[^"]*"', f'{key}="{value}"', text)
+        result.append({**item, "series": text})
+    return result
 
 
 def counter(per_step: float, steps: int, start: float = 0) -> str:

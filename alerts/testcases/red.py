@@ -14,6 +14,7 @@ from alerts.testcases import (
     humanize_duration,
     humanize_percentage,
     minutes,
+    relabel,
     runbook,
     series,
 )
@@ -101,9 +102,12 @@ def _error_ratio(config: MonitoringConfig, prefix: str) -> list[dict]:
         {
             "name": f"{name}: {humanize_percentage(below)}, just under the threshold",
             "interval": "1m",
+            # Another job's and namespace's failing requests must not count.
             "input_series": [
                 requests(config, 0, API_ROUTE, 200, PER_MINUTE * (1 - below), steps),
                 requests(config, 0, API_ROUTE, 500, PER_MINUTE * below, steps),
+                *relabel([requests(config, 0, API_ROUTE, 500, PER_MINUTE, steps)], job="other"),
+                *relabel([requests(config, 0, API_ROUTE, 500, PER_MINUTE, steps)], namespace="o"),
             ],
             "alert_rule_test": [alert_check(steps, name, [])],
         },
@@ -193,7 +197,11 @@ def _latency(config: MonitoringConfig, prefix: str) -> list[dict]:
         {
             "name": f"{name}: every request in ({lower:g}s, {at:g}s]; slow probes do not count",
             "interval": "1m",
-            "input_series": histogram(config, 0, API_ROUTE, fast, steps) + slow_probe,
+            # Another job's and namespace's slow requests must not count.
+            "input_series": histogram(config, 0, API_ROUTE, fast, steps)
+            + slow_probe
+            + relabel(histogram(config, 0, API_ROUTE, slow, steps), job="other")
+            + relabel(histogram(config, 0, API_ROUTE, slow, steps), namespace="o"),
             "alert_rule_test": [alert_check(steps, name, [])],
         },
         {
