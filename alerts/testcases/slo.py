@@ -456,23 +456,40 @@ def _outage(config: MonitoringConfig) -> list[dict]:
     return tests
 
 
-def _low_traffic(config: MonitoringConfig) -> list[dict]:
-    """A quiet service whose single request at minute 60 fails: no page.
+def low_traffic_rates(config: MonitoringConfig, slo: SLO) -> tuple[float, float]:
+    """Requests a minute of the two low-traffic scenarios, from the tightest page's guard.
 
-    At 1 request a minute, the rules without the low-traffic guard would page (1 of 5 requests
-    over 5m, 1 of 60 over 1h: far above 14.4x of a 99.9 % SLO); the guard (the 1h window must
-    hold more than ``min_requests`` = 69.4 requests) stops it. The generator refuses a config
-    for which that case would not page unguarded (the case would be moot). At 2 requests a
-    minute the guard passes (120 > 69.4) and the ratio itself (1/120) stays under the threshold.
+    With ``n = min_requests`` of the page with the shortest long window (69.4 requests in 1h
+    at 99.9 % and 14.4x): 0.45 ``n`` per long window (the guard blocks, while one bad
+    request alone would cross the threshold) and 2.2 ``n`` (the guard passes and one bad
+    request, a ratio of 1/2.2n, stays under the threshold). Derived, so any objective has both.
+    """
+    pages = [b for b in config.burn_rate_windows if traffic_guarded(b)]
+    page = min(pages, key=lambda b: duration_seconds(b.long))
+    per_minute = min_requests(slo, page) / minutes(page.long)
+    # 0.45 and 2.2, not 0.5 and 2: a round share could land a ratio exactly on a threshold.
+    return per_minute * 0.45, per_minute * 2.2
+
+
+def _low_traffic(config: MonitoringConfig) -> list[dict]:
+    """A quiet service whose single request after an hour fails: no page.
+
+    At the lower rate (``low_traffic_rates``: 0.52 requests a minute at 99.9 %), the rules
+    without the low-traffic guard would page (1 of ~32 requests over 1h: far above 14.4x of a
+    99.9 % SLO); the guard (the 1h window must hold more than ``min_requests`` = 69.4 requests)
+    stops it. The generator refuses a config for which that case would not page unguarded (the
+    case would be moot). At the higher rate (2.5 a minute) the guard passes (153 > 69.4) and
+    the ratio itself (1/153) stays under the threshold.
     """
     tests = []
     for slo in config.slos:
         name = budget_alert_name(config, slo)
         healthy, after = 60, 30
         times = list(range(healthy + 1, healthy + after + 1, 3))
-        for per_minute in (1, 2):
+        low, high = low_traffic_rates(config, slo)
+        for per_minute in (low, high):
             traffic = Traffic.phases(
-                (healthy, per_minute, 0), (1, per_minute, 1), (after, per_minute, 0)
+                (healthy, per_minute, 0), (1, max(per_minute, 1), 1), (after, per_minute, 0)
             )
             would_page = [
                 a
@@ -480,12 +497,12 @@ def _low_traffic(config: MonitoringConfig) -> list[dict]:
                 for a in _firing(config, slo, traffic, t, guarded=False)
                 if a["exp_labels"]["severity"] == PAGE_SEVERITY
             ]
-            if per_minute == 1 and slo.latency_threshold_seconds is None and not would_page:
+            if per_minute == low and not would_page:
                 raise ValueError(f"{name}: the low-traffic scenario would not page even unguarded")
             tests.append(
                 {
                     "name": (
-                        f"{name}: {per_minute} request(s) a minute, one of them fails: no page"
+                        f"{name}: {per_minute:.3g} request(s) a minute, one of them fails: no page"
                     ),
                     "interval": "1m",
                     "input_series": _series(config, slo, traffic),
