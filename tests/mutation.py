@@ -465,6 +465,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
     parser.add_argument("--match", default="", help="only mutants whose id contains this text")
+    parser.add_argument(
+        "--skip-group", action="append", default=[], help="leave out a rule group (repeatable)"
+    )
     args = parser.parse_args(argv)
     promtool = shutil.which("promtool")
     if promtool is None:
@@ -474,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = mutants(groups)
     if args.sample:
         chosen = sample(chosen)
-    chosen = [m for m in chosen if args.match in m.key()]
+    chosen = [m for m in chosen if args.match in m.key() and m.group not in args.skip_group]
     if args.list:
         for m in chosen:
             print(m.key())
