@@ -36,6 +36,7 @@ from alerts.testcases import (
     humanize_duration,
     humanize_percentage,
     minutes,
+    relabel,
     runbook,
     series,
 )
@@ -191,6 +192,10 @@ def _records_constant(config: MonitoringConfig) -> list[dict]:
         probe = Traffic.phases((steps, 500, 500))  # every probe fails and is slow
         scanner = Traffic.phases((steps, 20_000, 0))  # fast 404s, never a 5xx
         inputs += _series(config, slo, traffic, 0) + _series(config, slo, traffic, 1)
+        # Another job's and namespace's failing API traffic must not enter our records.
+        failing = _series(config, slo, Traffic.phases((steps, 1000, 500)), 0)
+        inputs += relabel(failing, job="some-other-job")
+        inputs += relabel(failing, namespace="some-other-namespace")
         inputs += _series(config, slo, probe, 1, metric_names.ROUTE_HEALTHZ)
         inputs += _series(config, slo, scanner, 0, metric_names.ROUTE_UNMATCHED, good_status=404)
         for window in config.slo_windows():
@@ -381,6 +386,7 @@ def _burn_scenarios(config: MonitoringConfig, pages: bool, every: int = 1) -> li
                     alert_check(t, name, _firing(config, slo, traffic, t, every=every))
                     for t in (before, after)
                 ]
+                others = _elsewhere(config, slo, steps) if factor < 1 else []
                 tests.append(
                     {
                         "name": (
@@ -389,11 +395,28 @@ def _burn_scenarios(config: MonitoringConfig, pages: bool, every: int = 1) -> li
                             f" (rules evaluated every {every}m)"
                         ),
                         "interval": "1m",
-                        "input_series": _series(config, slo, traffic),
+                        "input_series": _series(config, slo, traffic) + others,
                         "alert_rule_test": checks,
                     }
                 )
     return tests
+
+
+def _elsewhere(config: MonitoringConfig, slo: SLO, steps: int) -> list[dict]:
+    """Another job's and namespace's burning SLO beside ours, for the silent burn cases: their
+    records at a ratio of 1 and their API traffic, all failing (the rules record only our job,
+    so these input records stand for another app's). A dropped ``job`` or ``namespace``
+    matcher in a burn-rate rule then makes it fire for them."""
+    result = []
+    for key in ("job", "namespace"):
+        labels = {"job": config.job, "namespace": config.namespace, "slo": slo.name}
+        labels[key] = f"some-other-{key}"
+        for window in config.slo_windows():
+            record = series(slo_error_ratio_record(window), labels)
+            result.append({"series": record, "values": f"1x{steps}"})
+        failing = _series(config, slo, Traffic.phases((steps, PER_STEP, PER_STEP)))
+        result += relabel(failing, **{key: f"some-other-{key}"})
+    return result
 
 
 def slow_every(config: MonitoringConfig) -> int:
