@@ -221,3 +221,7 @@ docs: venv ## Regenerate the docs' tables of contents and docs/configuration.md
 # The architecture picture: docs/architecture.dot (source) -> docs/architecture.svg (committed).
 diagram: ## Render docs/architecture.svg from docs/architecture.dot (Graphviz `dot`)
 	dot -Tsvg docs/architecture.dot -o docs/architecture.svg
+
+.PHONY: mutate
+mutate: venv ## Mutation-test the rules: every mutant, promtool tests, score and survivors (>= 95 %)
+	$(PY) -m tests.mutation

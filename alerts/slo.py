@@ -45,7 +45,6 @@ from alerts.common import (
     group,
     le_matcher,
     number,
-    percent_text,
     promql,
     record,
     selector,
@@ -71,9 +70,22 @@ def _total_series(slo: SLO) -> str:
     return f"{metric_names.HTTP_REQUEST_DURATION}_count"
 
 
+def _events_selector(config: MonitoringConfig, slo: SLO, *extra: str) -> str:
+    """The selector of an SLO's events: API routes; for availability without 499s.
+
+    A 499 (``metric_names.STATUS_CLIENT_CLOSED``) is a response the client never received: it
+    is neither a good nor a bad event of availability (the client gave up, the server did not
+    fail), while its duration is in the latency histogram and burns the latency SLO.
+    """
+    matchers = [config.api_route_matcher, *extra]
+    if slo.latency_threshold_seconds is None:
+        matchers.append(config.client_closed_matcher)
+    return selector(config, *matchers)
+
+
 def error_ratio_expr(config: MonitoringConfig, slo: SLO, window: str) -> str:
     """PromQL of an SLO's error ratio (0-1) over ``window``, by job and namespace."""
-    api = selector(config, config.api_route_matcher)
+    api = _events_selector(config, slo)
     total = f"sum by ({SERVICE_LABELS}) (rate({_total_series(slo)}{api}[{window}]))"
     if slo.latency_threshold_seconds is None:
         errors = selector(config, config.api_route_matcher, config.server_error_matcher)
@@ -145,19 +157,22 @@ def page_min_requests(
     ``threshold`` is the alert's PromQL threshold ``(factor * (1 - objective))``, so the rule
     reads as its own derivation (``min_requests``).
     """
-    api = selector(config, config.api_route_matcher)
+    api = _events_selector(config, slo)
     return (
         f"sum by ({SERVICE_LABELS}) (increase({_total_series(slo)}{api}[{burn.long}])) "
         f"> 1 / {threshold}"
     )
 
 
-def _duration_text(seconds: float) -> str:
-    """``180000`` -> ``2d 2h``: how long a budget lasts, for descriptions."""
-    days, rest = divmod(round(seconds), 86400)
-    hours = rest // 3600
-    parts = ([f"{days}d"] if days else []) + ([f"{hours}h"] if hours or not days else [])
-    return " ".join(parts)
+def budget_lasts_template(period_seconds: int) -> str:
+    """Go template text: how long a whole error budget lasts at the alert's burn rate.
+
+    ``period / burn rate`` seconds, rounded to the second and printed by ``humanizeDuration``
+    (e.g. ``2d 1h 30m 18s``). Templates cannot divide, so the division runs as a scalar PromQL
+    ``query``; rounding keeps float noise out of the printed seconds.
+    """
+    query = f'printf "round(vector({period_seconds} / %f))" $value'
+    return f"{{{{ {query} | query | first | value | humanizeDuration }}}}"
 
 
 def burn_rate_alerts(config: MonitoringConfig) -> list[dict]:
@@ -175,14 +190,20 @@ def burn_rate_alerts(config: MonitoringConfig) -> list[dict]:
         name = budget_alert_name(config, slo)
         sel = selector(config, f'slo="{slo.name}"')
         for burn in config.burn_rate_windows:
-            threshold = f"({number(burn.factor)} * (1 - {number(slo.objective)}))"
+            budget = f"(1 - {number(slo.objective)})"
+            factor = number(burn.factor)
+            # Each side is the burn rate (error ratio / error budget), so the alert's value is
+            # the burn measured over the long window, which the description states (alert
+            # templates cannot do arithmetic on their own).
             long_record = slo_error_ratio_record(burn.long)
             short_record = slo_error_ratio_record(burn.short)
-            expr = f"{long_record}{sel} > {threshold}\nand\n{short_record}{sel} > {threshold}"
+            expr = (
+                f"{long_record}{sel} / {budget} > {factor}\n"
+                f"and\n{short_record}{sel} / {budget} > {factor}"
+            )
             if traffic_guarded(burn):
-                guard = page_min_requests(config, slo, burn, threshold)
+                guard = page_min_requests(config, slo, burn, f"({factor} * {budget})")
                 expr += f"\nand on ({SERVICE_LABELS})\n{guard}"
-            budget_lasts = _duration_text(period / burn.factor)
             rules.append(
                 alert(
                     name,
@@ -192,16 +213,16 @@ def burn_rate_alerts(config: MonitoringConfig) -> list[dict]:
                     labels={"long_window": burn.long, "short_window": burn.short},
                     summary=(
                         f"{{{{ $labels.job }}}} burns its {slo.name} error budget "
-                        f"{number(burn.factor)}x too fast"
+                        f"{factor}x too fast"
                     ),
                     description=(
                         f"SLO {slo.name} of job {{{{ $labels.job }}}} in namespace "
-                        f"{{{{ $labels.namespace }}}} ({slo.description}): the error ratio was "
-                        f"{{{{ $value | humanizePercentage }}}} over the last {burn.long} and "
-                        f"above {percent_text(burn.factor * slo.error_budget)} over the last "
-                        f"{burn.short} too, a burn rate of {number(burn.factor)}x or more; at "
-                        f"this rate the {config.slo_period} error budget is gone in "
-                        f"{budget_lasts}."
+                        f"{{{{ $labels.namespace }}}} ({slo.description}): over the last "
+                        f"{burn.long} the error budget burned "
+                        f'{{{{ $value | printf "%.1f" }}}}x as fast as the SLO allows (this '
+                        f"alert: over {factor}x, over the last {burn.short} too); at that rate "
+                        f"a whole {config.slo_period} error budget lasts "
+                        f"{budget_lasts_template(period)}."
                     ),
                 )
             )

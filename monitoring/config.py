@@ -62,20 +62,41 @@ class SLO:
     Attributes:
         name: short identifier used in rule names and labels (``availability``, ``latency``).
         objective: target share of good events, a ratio 0-1 (0.999 = 99.9 %).
-        description: one sentence for dashboards and alert descriptions.
+        text: one sentence for dashboards and alert descriptions, a ``str.format`` template
+            with ``{objective}`` and ``{threshold}`` (see ``description``).
         latency_threshold_seconds: for a latency SLO, the "fast enough" bound in seconds; it must
             be one of ``app.metric_names.HTTP_DURATION_BUCKETS`` so the SLI is exact.
     """
 
     name: str
     objective: float
-    description: str
+    text: str
     latency_threshold_seconds: float | None = None
 
     @property
     def error_budget(self) -> float:
         """The allowed share of bad events, ratio 0-1 (``1 - objective``)."""
         return 1.0 - self.objective
+
+    @property
+    def objective_text(self) -> str:
+        """The objective as people read it: ``0.999`` -> ``99.9 %``, ``0.9995`` -> ``99.95 %``."""
+        return f"{self.objective * 100:.6g} %"
+
+    @property
+    def description(self) -> str:
+        """``text`` with ``{objective}`` (``objective_text``) and ``{threshold}`` (the latency
+        threshold, e.g. ``250 ms``) filled in, so no text repeats the config's numbers."""
+        threshold = self.latency_threshold_seconds
+        threshold_text = "" if threshold is None else _seconds_text(threshold)
+        return self.text.format(objective=self.objective_text, threshold=threshold_text)
+
+
+def _seconds_text(seconds: float) -> str:
+    """``0.25`` -> ``250 ms``, ``1.0`` -> ``1 s``: a latency bound for descriptions."""
+    if seconds < 1:
+        return f"{seconds * 1000:.6g} ms"
+    return f"{seconds:.6g} s"
 
 
 @dataclass(frozen=True)
@@ -143,12 +164,12 @@ class MonitoringConfig:
         SLO(
             name="availability",
             objective=0.999,
-            description="99.9 % of API requests answer without a 5xx error",
+            text="{objective} of API requests answer without a 5xx error",
         ),
         SLO(
             name="latency",
             objective=0.99,
-            description="99 % of API requests answer within 250 ms",
+            text="{objective} of API requests answer within {threshold}",
             latency_threshold_seconds=0.25,
         ),
     )
@@ -223,6 +244,25 @@ class MonitoringConfig:
     # Grafana's ServiceAccount (set in values.yaml so the Roles' bindings can name it); its
     # dashboard sidecar reads ConfigMaps only, in these namespaces only, through Roles.
     grafana_service_account: str = "grafana"
+    # --- outage paging: black-box probe, flapping-proof signals (issue 18) ---------------------
+    # A crash loop (up for one scrape in ten) resets every ``for:`` on each flap and leaves
+    # ``sum(...) < N`` without series; these alerts read signals that survive flapping: the
+    # share of successful black-box probes over a window (the client's view through the
+    # Service), the share of successful scrapes, and kube-state-metrics' object state.
+    probe_job: str = "demo-app-probe"  # job label of probe_success (the Probe's jobName)
+    probe_interval: str = "15s"  # how often the blackbox exporter probes the Service
+    probe_window: str = "5m"  # avg_over_time(probe_success[...]): >= 4 probe intervals
+    probe_min_success_ratio: float = 0.5  # ratio 0-1 of successful probes in probe_window
+    probe_failing_for: str = "5m"  # with probe_window: a total outage pages in <= ~10 min
+    probe_absent_for: str = "10m"  # the probe stopped reporting (exporter or Probe gone)
+    outage_window: str = "5m"  # avg_over_time(up[...]) per instance
+    outage_min_up_ratio: float = 0.5  # below it on every instance: all down or crash-looping
+    outage_for: str = "5m"
+    no_available_replicas_for: str = "5m"  # longer than one pod's start-up (not_ready_for)
+    no_endpoints_for: str = "5m"
+    kubernetes: bool = True  # kube-state-metrics series exist (not in the local stack)
+    blackbox_module: str = "http_2xx"  # the blackbox exporter module probing the Service
+    probe_path: str = "/readiness"  # the Service's ready-to-serve answer, what clients reach
 
     # --- derived -----------------------------------------------------------------------------
     @property
@@ -348,8 +388,70 @@ class MonitoringConfig:
                 f"hpa_min_replicas ({self.hpa_min_replicas}) must be >= 1 and <= "
                 f"hpa_max_replicas ({self.hpa_max_replicas})"
             )
+        problems += self._window_problems()
         if problems:
             raise ValueError("invalid monitoring config:\n  " + "\n  ".join(problems))
+
+    # --- validation of windows and ratios (issue 18) -------------------------------------------
+    def _window_problems(self) -> list[str]:
+        """Windows too short for their sample interval, a period shorter than a burn window,
+        ratios outside (0, 1]; ``[]`` when every duration involved parses (else the duration
+        checks above report it).
+
+        Source of the 4x rule: Prometheus' ``rate`` needs two samples in a window, and a
+        window of at least 4 scrape intervals keeps it defined through one failed scrape
+        (Robust Perception, "What range should I use with rate()?").
+        """
+        problems: list[str] = []
+        try:
+            scrape = duration_seconds(self.scrape_interval)
+            probe = duration_seconds(self.probe_interval)
+            period = duration_seconds(self.slo_period)
+            bursts = [
+                (b, duration_seconds(b.long), duration_seconds(b.short))
+                for b in self.burn_rate_windows
+            ]
+            windows = {
+                n: duration_seconds(getattr(self, n))
+                for n in ("rate_window", "restarts_window", "outage_window")
+            }
+            probe_window = duration_seconds(self.probe_window)
+        except (ValueError, TypeError):
+            return problems
+        for name, seconds in windows.items():
+            if seconds < 4 * scrape:
+                problems.append(
+                    f"{name}: {getattr(self, name)} is shorter than 4 scrape intervals "
+                    f"(4 x {self.scrape_interval}): rate() and avg_over_time() need samples"
+                )
+        if probe_window < 4 * probe:
+            problems.append(
+                f"probe_window: {self.probe_window} is shorter than 4 probe intervals "
+                f"(4 x {self.probe_interval})"
+            )
+        for burn, long, short in bursts:
+            where = f"burn-rate window {burn.long}/{burn.short}"
+            if short < 4 * scrape:
+                problems.append(
+                    f"{where}: short window {burn.short} is shorter than 4 scrape intervals "
+                    f"(4 x {self.scrape_interval})"
+                )
+            if long > period:
+                problems.append(
+                    f"{where}: long window {burn.long} is longer than slo_period "
+                    f"{self.slo_period}: the SLO period must hold every burn-rate window"
+                )
+        for name in ("probe_min_success_ratio", "outage_min_up_ratio"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                problems.append(f"{name} must be a ratio in (0, 1], got {getattr(self, name)}")
+        return problems
+
+    @property
+    def client_closed_matcher(self) -> str:
+        """A ``status`` matcher dropping ``metric_names.STATUS_CLIENT_CLOSED`` (499): a response
+        the client never received is neither a good nor a bad event of availability (the
+        client gave up; its duration still counts against the latency SLO)."""
+        return f'status!="{metric_names.STATUS_CLIENT_CLOSED}"'
 
 
 def _duration_problems(name: str, value: object, *, positive: bool) -> list[str]:
@@ -459,6 +561,14 @@ def local_config(**overrides: object) -> MonitoringConfig:
         "scrape_interval": LOCAL_INTERVAL,
         # SLO panels read the 30d record: at 4m it could take minutes to appear locally.
         "slo_slow_rules_interval": LOCAL_INTERVAL,
+        # Outage paging within a minute or two on a laptop (issue 18): probes every 5 s.
+        "kubernetes": False,
+        "probe_interval": LOCAL_INTERVAL,
+        "probe_window": "1m",
+        "probe_failing_for": "1m",
+        "probe_absent_for": "2m",
+        "outage_window": "1m",
+        "outage_for": "1m",
     }
     base.update(overrides)
     return dataclasses.replace(CONFIG, **base)

@@ -34,6 +34,11 @@ DEPLOYMENT_SPEC_REPLICAS = "kube_deployment_spec_replicas"
 """Gauge, the replicas a Deployment wants (set by the HPA when one scales it)."""
 DEPLOYMENT_AVAILABLE_REPLICAS = "kube_deployment_status_replicas_available"
 """Gauge, a Deployment's available replicas (ready for at least ``minReadySeconds``)."""
+ENDPOINT_INFO = "kube_endpoint_info"
+"""Gauge 1 per Endpoints object (label ``endpoint``: the Service's name)."""
+ENDPOINT_ADDRESS = "kube_endpoint_address"
+"""Gauge 1 per address of an Endpoints object (labels ``endpoint``, ``ip``, ``ready``
+"true"/"false"; kube-state-metrics >= v2.6)."""
 HPA_CURRENT_REPLICAS = "kube_horizontalpodautoscaler_status_current_replicas"
 """Gauge, the replicas the HPA last observed."""
 HPA_DESIRED_REPLICAS = "kube_horizontalpodautoscaler_status_desired_replicas"
@@ -50,6 +55,9 @@ HPA_STATUS_TARGET_METRIC = "kube_horizontalpodautoscaler_status_target_metric"
 kube-state-metrics v2.6.0)."""
 
 # --- Prometheus -----------------------------------------------------------------------------------
+PROBE_SUCCESS = "probe_success"
+"""Gauge per black-box probe: 1 when the blackbox exporter's probe of the target succeeded
+(its module's checks passed), else 0 (the exporter answers even when the target does not)."""
 UP = "up"
 """Gauge per scrape target: 1 when the last scrape succeeded, else 0."""
 ALERTS = "ALERTS"
@@ -63,18 +71,21 @@ ALLOWED = (
     POD_CONTAINER_RESTARTS,
     DEPLOYMENT_SPEC_REPLICAS,
     DEPLOYMENT_AVAILABLE_REPLICAS,
+    ENDPOINT_INFO,
+    ENDPOINT_ADDRESS,
     HPA_CURRENT_REPLICAS,
     HPA_DESIRED_REPLICAS,
     HPA_MIN_REPLICAS,
     HPA_MAX_REPLICAS,
     HPA_SPEC_TARGET_METRIC,
     HPA_STATUS_TARGET_METRIC,
+    PROBE_SUCCESS,
     UP,
     ALERTS,
 )
 """Every non-app series a generated query may use."""
 
-KUBERNETES_ONLY = tuple(name for name in ALLOWED if name not in (UP, ALERTS))
+KUBERNETES_ONLY = tuple(name for name in ALLOWED if name not in (UP, ALERTS, PROBE_SUCCESS))
 """The allowed series that exist only on Kubernetes (cAdvisor, kube-state-metrics), not in the
 local stack: rules or panels reading them must be left out of the local configuration."""
 
@@ -87,6 +98,9 @@ WITHOUT_POD_LABEL = (
     HPA_MAX_REPLICAS,
     HPA_SPEC_TARGET_METRIC,
     HPA_STATUS_TARGET_METRIC,
+    ENDPOINT_INFO,
+    ENDPOINT_ADDRESS,
+    PROBE_SUCCESS,
     ALERTS,
 )
 """Allowed series that describe a namespace-level object, not a pod: no ``pod`` label to filter
@@ -97,6 +111,8 @@ DEPLOYMENT_LABEL = "deployment"
 """kube-state-metrics' label naming the Deployment of ``kube_deployment_*``."""
 HPA_LABEL = "horizontalpodautoscaler"
 """kube-state-metrics' label naming the HPA of ``kube_horizontalpodautoscaler_*``."""
+ENDPOINT_LABEL = "endpoint"
+"""kube-state-metrics' label naming the Endpoints object (= its Service) of ``kube_endpoint_*``."""
 CADVISOR_CONTAINERS = 'container!="", container!="POD"'
 """Keeps real containers: drops cAdvisor's pod-level cgroup (``container=""``) and the pause
 container (``POD``, on older runtimes), so a ``sum by (pod)`` does not count usage twice."""

@@ -81,7 +81,7 @@ def test_invalid_config_fails_with_a_precise_message():
     """A latency threshold off the bucket edges is refused, naming the SLO and the buckets."""
     bad = dataclasses.replace(
         CONFIG,
-        slos=(SLO(name="latency", objective=0.99, description="x", latency_threshold_seconds=0.3),),
+        slos=(SLO(name="latency", objective=0.99, text="x", latency_threshold_seconds=0.3),),
     )
     with pytest.raises(
         ValueError, match=r"SLO latency: latency threshold 0.3s is not a bucket edge"
@@ -96,7 +96,7 @@ _WINDOWS = CONFIG.burn_rate_windows
     ("overrides", "message"),
     [
         (
-            {"slos": (SLO(name="availability", objective=0.9, description="x"),)},
+            {"slos": (SLO(name="availability", objective=0.9, text="x"),)},
             r"SLO availability, burn-rate window 1h/5m: threshold 14\.4 x \(1 - 0\.9\) = 1\.44 "
             r"is >= 1",
         ),
@@ -131,7 +131,7 @@ def test_generate_writes_nothing_for_an_invalid_config(monkeypatch, capsys):
     """`python -m alerts.generate` on an impossible config exits 2 with the message, no file."""
     written = []
     monkeypatch.setattr(Path, "write_text", lambda self, *a, **k: written.append(self))
-    impossible = (SLO(name="availability", objective=0.9, description="x"),)
+    impossible = (SLO(name="availability", objective=0.9, text="x"),)
     monkeypatch.setattr(generate, "CONFIG", dataclasses.replace(CONFIG, slos=impossible))
     assert generate.main([]) == 2
     assert written == []
@@ -580,3 +580,113 @@ def test_promtool_ignores_a_group_interval_in_unit_tests(tmp_path):
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- issue 18: validation messages, any sane SLO, outage pages ------------------------------------
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"rate_window": "30s"},
+            "rate_window: 30s is shorter than 4 scrape intervals (4 x 15s): rate() and "
+            "avg_over_time() need samples",
+        ),
+        (
+            {"probe_window": "45s"},
+            "probe_window: 45s is shorter than 4 probe intervals (4 x 15s)",
+        ),
+        (
+            {"burn_rate_windows": (dataclasses.replace(_WINDOWS[0], short="30s"),)},
+            "burn-rate window 1h/30s: short window 30s is shorter than 4 scrape intervals "
+            "(4 x 15s)",
+        ),
+        (
+            {"slo_period": "2d"},
+            "burn-rate window 3d/6h: long window 3d is longer than slo_period 2d: the SLO "
+            "period must hold every burn-rate window",
+        ),
+        (
+            {"slos": (SLO(name="availability", objective=1.0, text="x"),)},
+            "SLO availability: objective 1.0 is not in (0, 1)",
+        ),
+        (
+            {"slos": (SLO(name="availability", objective=0.0, text="x"),)},
+            "SLO availability: objective 0.0 is not in (0, 1)",
+        ),
+        (
+            {"probe_min_success_ratio": 1.5},
+            "probe_min_success_ratio must be a ratio in (0, 1], got 1.5",
+        ),
+        ({"outage_min_up_ratio": 0}, "outage_min_up_ratio must be a ratio in (0, 1], got 0"),
+    ],
+)
+def test_validation_states_each_problem_in_one_line(overrides, message):
+    """Each problem is one line of the error naming the field and the values (exact text)."""
+    with pytest.raises(ValueError) as err:
+        dataclasses.replace(CONFIG, **overrides).validate()
+    lines = [line.strip() for line in str(err.value).splitlines()[1:]]
+    assert message in lines, lines
+
+
+def test_validation_lists_every_problem_at_once():
+    """Two bad fields give two lines, not the first one only."""
+    bad = dataclasses.replace(CONFIG, rate_window="30s", probe_min_success_ratio=2.0)
+    with pytest.raises(ValueError) as err:
+        bad.validate()
+    assert len(str(err.value).splitlines()) == 3
+
+
+SANE_SLOS = [(o, p) for o in (0.99, 0.995, 0.999, 0.9995) for p in ("7d", "28d", "30d")]
+
+
+@pytest.mark.parametrize(("objective", "period"), SANE_SLOS)
+def test_any_sane_objective_and_period_generate_and_texts_follow(objective, period):
+    """Objectives 0.99 ... 0.9995 and periods 7d/28d/30d generate every output (including the
+    promtool cases' own scenario checks) and no text repeats the default objective."""
+    slos = tuple(dataclasses.replace(s, objective=objective) for s in CONFIG.slos)
+    config = dataclasses.replace(CONFIG, slos=slos, slo_period=period)
+    files = generate.outputs(config)
+    rules = next(t for p, t in files.items() if p == generate.rules_path(config))
+    assert "99.9 %" not in rules or objective == 0.999
+    assert f"{objective * 100:g} %" in rules
+    assert f"a whole {period} error budget" in rules
+
+
+@pytest.mark.parametrize(("objective", "period"), [(0.99, "7d"), (0.995, "28d"), (0.9995, "30d")])
+def test_other_objectives_pass_their_own_promtool_tests(tmp_path, objective, period):
+    """The generated rules and promtool cases of other SLOs pass promtool (SLO files only)."""
+    slos = tuple(dataclasses.replace(s, objective=objective) for s in CONFIG.slos)
+    config = dataclasses.replace(CONFIG, slos=slos, slo_period=period)
+    rules = tmp_path / "generated" / "rules.yaml"
+    rules.parent.mkdir()
+    rules.write_text(generate.render_rules_file(config))
+    tests_dir = tmp_path / "tests"
+    tests_dir.mkdir()
+    files = []
+    for name, text in testcases.render_all(config, rules, tests_dir).items():
+        if name in ("slo.test.yaml", "slo-long.test.yaml"):
+            (tests_dir / name).write_text(text)
+            files.append(str(tests_dir / name))
+    result = subprocess.run(
+        [promtool(), "test", "rules", *files], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+
+
+def test_availability_totals_leave_out_499_and_latency_keeps_it():
+    """A 499 (client closed) is neither good nor bad for availability; latency counts it."""
+    records = [r for r in load_rules() if "record" in r]
+    for rule in records:
+        if rule["labels"]["slo"] == "availability":
+            assert rule["expr"].count('status!="499"') == 2, rule["expr"]
+        else:
+            assert "499" not in rule["expr"]
+
+
+def test_burn_rate_alerts_return_the_burn_rate():
+    """The value of a burn-rate alert is error ratio / (1 - objective): its text states it."""
+    for rule in alert_rules():
+        if rule["alert"].endswith("ErrorBudgetBurn"):
+            first = rule["expr"].splitlines()[0]
+            assert re.search(r"\} / \(1 - [\d.]+\) > [\d.]+$", first), first
+            assert '$value | printf "%.1f"' in rule["annotations"]["description"]

@@ -87,6 +87,7 @@ EXPECTED_KINDS = {
     "ServiceMonitor",
     "Role",  # Grafana's dashboard sidecar reads the dashboard ConfigMaps (issue 17)
     "RoleBinding",
+    "Probe",
 }
 
 
@@ -1017,3 +1018,65 @@ def test_every_probe_states_its_timing(objects):
         assert spec["timeoutSeconds"] >= 2, probe
     liveness = container["livenessProbe"]
     assert liveness["periodSeconds"] * liveness["failureThreshold"] >= 20
+
+
+# --- black-box probe (issue 18) -------------------------------------------------------------------
+BLACKBOX_DIR = K8S_DIR / "blackbox-exporter"
+
+
+@pytest.fixture(scope="module")
+def blackbox_objects() -> list[dict[str, Any]]:
+    """The objects ``kubectl kustomize k8s/blackbox-exporter`` renders."""
+    return render(BLACKBOX_DIR)
+
+
+def test_probe_matches_the_monitoring_config(objects, blackbox_objects):
+    """The Probe's job, interval, module and target are what the outage alerts select on, and
+    its prober is the exporter's Service; Prometheus selects it by the release label."""
+    probe = one(objects, "Probe")
+    spec = probe["spec"]
+    assert probe["metadata"]["labels"]["release"] == CONFIG.helm_release
+    assert probe["metadata"]["namespace"] == CONFIG.namespace  # the series' namespace label
+    assert spec["jobName"] == CONFIG.probe_job
+    assert spec["interval"] == CONFIG.probe_interval
+    assert spec["module"] == CONFIG.blackbox_module
+    service = one(objects, "Service")
+    (target,) = spec["targets"]["staticConfig"]["static"]
+    assert (
+        target == f"http://{service['metadata']['name']}.{CONFIG.namespace}.svc{CONFIG.probe_path}"
+    )
+    assert CONFIG.probe_path in (metric_names.ROUTE_READINESS, metric_names.ROUTE_HEALTHZ)
+    exporter = one(blackbox_objects, "Service")
+    port = exporter["spec"]["ports"][0]["port"]
+    name, namespace = exporter["metadata"]["name"], exporter["metadata"]["namespace"]
+    assert spec["prober"]["url"] == f"{name}.{namespace}.svc:{port}"
+    config = yaml.safe_load(one(blackbox_objects, "ConfigMap")["data"]["blackbox.yml"])
+    assert CONFIG.blackbox_module in config["modules"]
+    assert duration_seconds(spec["scrapeTimeout"]) < duration_seconds(spec["interval"])
+
+
+def test_blackbox_exporter_objects_are_valid_and_restricted(blackbox_objects):
+    """kubernetes-validate (strict) accepts them; the pod meets the restricted standard; the
+    image is pinned to a release tag."""
+    for obj in blackbox_objects:
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+    pod = one(blackbox_objects, "Deployment")["spec"]["template"]["spec"]
+    assert restricted_violations(pod) == []
+    (container,) = pod["containers"]
+    assert re.fullmatch(r"quay\.io/prometheus/blackbox-exporter:v\d+\.\d+\.\d+", container["image"])
+    assert {o["metadata"]["namespace"] for o in blackbox_objects} == {CONFIG.monitoring_namespace}
+
+
+def test_network_policy_admits_the_blackbox_exporter(objects, blackbox_objects):
+    """The app's ingress admits the exporter's pods from the monitoring namespace."""
+    pod_labels = one(blackbox_objects, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    (ingress,) = one(objects, "NetworkPolicy")["spec"]["ingress"]
+    admitted = False
+    for peer in ingress["from"]:
+        ns = peer.get("namespaceSelector", {}).get("matchLabels", {})
+        if ns.get("kubernetes.io/metadata.name") != CONFIG.monitoring_namespace:
+            continue
+        for expr in peer["podSelector"].get("matchExpressions", []):
+            if expr["operator"] == "In" and pod_labels.get(expr["key"]) in expr["values"]:
+                admitted = True
+    assert admitted

@@ -19,6 +19,7 @@ relative path (promtool resolves ``rule_files`` against the test file's folder).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,18 @@ def series(name: str, labels: dict[str, str]) -> str:
     """A promtool series selector: ``name{k="v", ...}``."""
     inner = ", ".join(f'{key}="{value}"' for key, value in labels.items())
     return f"{name}{{{inner}}}"
+
+
+def relabel(inputs: list[dict], **labels: str) -> list[dict]:
+    """Copies of promtool ``input_series`` with some labels changed, e.g. ``job="other"``:
+    another job's or namespace's series beside ours, so a dropped matcher shows."""
+    result = []
+    for item in inputs:
+        text = item["series"]
+        for key, value in labels.items():
+            text = re.sub(rf'\b{key}="[^"]*"', f'{key}="{value}"', text)
+        result.append({**item, "series": text})
+    return result
 
 
 def counter(per_step: float, steps: int, start: float = 0) -> str:
@@ -73,9 +86,19 @@ def humanize_percentage(ratio: float) -> str:
 
 
 def humanize_duration(seconds: float) -> str:
-    """Prometheus' ``humanizeDuration`` for 0 < seconds < 60: ``%.4gs``, or ms/us/ns below 1 s."""
-    if not 0 < seconds < 60:
-        raise ValueError(f"humanize_duration covers (0, 60) seconds only, got {seconds}")
+    """Prometheus' ``humanizeDuration`` (template.go) for seconds > 0: ``%.4gs`` or ms/us/ns
+    below 60 s; from a minute on whole units, e.g. ``2d 1h 30m 18s``, ``43m 12s``."""
+    if seconds >= 60:
+        whole = int(seconds)
+        days, hours = whole // 86400, whole // 3600 % 24
+        mins, secs = whole // 60 % 60, whole % 60
+        if days:
+            return f"{days}d {hours}h {mins}m {secs}s"
+        if hours:
+            return f"{hours}h {mins}m {secs}s"
+        return f"{mins}m {secs}s"
+    if seconds <= 0:
+        raise ValueError(f"humanize_duration covers seconds > 0 only, got {seconds}")
     prefix = ""
     for candidate in ("m", "u", "n"):
         if seconds >= 1:
@@ -130,7 +153,7 @@ class TestFile:
 def render_all(config: MonitoringConfig, rules_file: Path, tests_dir: Path) -> dict[str, str]:
     """Every test file: ``<area>.test.yaml`` -> YAML text. Areas without tests are skipped."""
     from alerts.generate import build_rule_groups
-    from alerts.testcases import availability, hpa, monitoring_stack, red, resources, slo
+    from alerts.testcases import availability, hpa, monitoring_stack, outage, red, resources, slo
 
     # Every alert links to its area's dashboard (alerts.generate.dashboard_url, tested on its own
     # in tests/test_alertmanager.py): promtool compares all annotations, so each case expects it.
@@ -141,7 +164,7 @@ def render_all(config: MonitoringConfig, rules_file: Path, tests_dir: Path) -> d
         if "alert" in rule
     }
     files = {}
-    for module in (availability, resources, hpa, red, slo, monitoring_stack):
+    for module in (availability, outage, resources, hpa, red, slo, monitoring_stack):
         for test_file in module.build(config):
             if test_file.tests:
                 for test in test_file.tests:

@@ -29,6 +29,11 @@ def pod_labels(config: MonitoringConfig, index: int) -> dict[str, str]:
     }
 
 
+def elsewhere(labels: dict[str, str], key: str) -> dict[str, str]:
+    """``labels`` with ``key`` (``job`` or ``namespace``) set to another job's or namespace's."""
+    return {**labels, key: f"some-other-{key}"}
+
+
 def _metrics_absent(config: MonitoringConfig, prefix: str) -> list[dict]:
     name = f"{prefix}MetricsAbsent"
     wait = minutes(config.metrics_absent_for)
@@ -45,39 +50,50 @@ def _metrics_absent(config: MonitoringConfig, prefix: str) -> list[dict]:
     ]
     checks = [alert_check(wait - 1, name, []), alert_check(wait, name, firing)]
     pods = [pod_labels(config, i) for i in range(2)]
-    other_job = {"job": "some-other-job", "namespace": config.namespace}
+    other_job = {**pods[0], "job": "some-other-job"}
+    other_ns = {**pods[0], "namespace": "some-other-namespace"}
+
+    def gauge(name: str, labels: dict, value: float) -> dict:
+        return {"series": series(name, labels), "values": constant(value, steps)}
+
+    def uptime(labels: dict) -> dict:
+        return {"series": series(metric_names.UPTIME, labels), "values": counter(60, steps, 60)}
+
+    # Each case makes exactly one of the three clauses true, so a test fails when any clause
+    # is dropped, and others' series sit beside ours so a dropped matcher shows. (Where a case
+    # keeps the uptime series of a down target, it stands for one that has not gone stale.)
     return [
         {
             "name": f"{name}: every target of the job is down (up == 0)",
             "interval": "1m",
-            "input_series": [
-                {"series": series("up", p), "values": constant(0, steps)} for p in pods
-            ],
+            "input_series": [gauge("up", p, 0) for p in pods] + [uptime(p) for p in pods],
             "alert_rule_test": checks,
         },
         {
             "name": f"{name}: no target at all (the ServiceMonitor stopped matching)",
             "interval": "1m",
-            "input_series": [{"series": series("up", other_job), "values": constant(1, steps)}],
+            "input_series": [
+                gauge("up", other_job, 1),
+                gauge("up", other_ns, 1),
+                uptime(pods[0]),
+            ],
             "alert_rule_test": checks,
         },
         {
             "name": f"{name}: targets up but the app's series are gone",
             "interval": "1m",
-            "input_series": [
-                {"series": series("up", p), "values": constant(1, steps)} for p in pods
-            ],
+            "input_series": [gauge("up", p, 1) for p in pods]
+            + [uptime(other_job), uptime(other_ns)],
             "alert_rule_test": checks,
         },
         {
-            "name": f"{name}: healthy targets do not fire",
+            "name": f"{name}: one healthy target is quiet; others' down targets do not count",
             "interval": "1m",
             "input_series": [
-                {"series": series("up", p), "values": constant(1, steps)} for p in pods
-            ]
-            + [
-                {"series": series(metric_names.UPTIME, p), "values": counter(60, steps, 60)}
-                for p in pods
+                gauge("up", pods[0], 1),
+                uptime(pods[0]),
+                gauge("up", other_job, 0),
+                gauge("up", other_ns, 0),
             ],
             "alert_rule_test": [alert_check(steps, name, [])],
         },
@@ -119,6 +135,15 @@ def _restarting(config: MonitoringConfig, prefix: str) -> list[dict]:
             "input_series": [
                 {"series": series(metric_names.UPTIME, restarting), "values": " ".join(segments)},
                 {"series": series(metric_names.UPTIME, steady), "values": counter(60, 5 * gap)},
+                # Another job's and namespace's pods restarting just as often must not count.
+                {
+                    "series": series(metric_names.UPTIME, elsewhere(restarting, "job")),
+                    "values": " ".join(segments),
+                },
+                {
+                    "series": series(metric_names.UPTIME, elsewhere(restarting, "namespace")),
+                    "values": " ".join(segments),
+                },
             ],
             "alert_rule_test": [
                 # one reset short of the threshold
@@ -155,6 +180,15 @@ def _not_ready(config: MonitoringConfig, prefix: str) -> list[dict]:
             "input_series": [
                 {"series": series(metric_names.READY, stuck), "values": constant(0, 2 * budget)},
                 {"series": series(metric_names.READY, fine), "values": constant(1, 2 * budget)},
+                # Another job's and namespace's stuck pods must not count.
+                {
+                    "series": series(metric_names.READY, elsewhere(stuck, "job")),
+                    "values": constant(0, 2 * budget),
+                },
+                {
+                    "series": series(metric_names.READY, elsewhere(stuck, "namespace")),
+                    "values": constant(0, 2 * budget),
+                },
             ],
             "alert_rule_test": [
                 alert_check(budget - 1, name, []),
@@ -204,7 +238,16 @@ def _too_few_ready(config: MonitoringConfig, prefix: str) -> list[dict]:
         {
             "name": f"{name}: exactly the HA minimum ({config.ha_min_ready}) ready does not fire",
             "interval": "1m",
-            "input_series": readiness(config.ha_min_ready),
+            # Another job's and namespace's pods, none ready, must not count.
+            "input_series": readiness(config.ha_min_ready)
+            + [
+                {
+                    "series": series(metric_names.READY, elsewhere(p, key)),
+                    "values": constant(0, steps),
+                }
+                for p in pods
+                for key in ("job", "namespace")
+            ],
             "alert_rule_test": [alert_check(steps, name, [])],
         },
     ]

@@ -18,11 +18,19 @@ from monitoring.config import MonitoringConfig
 
 
 def _hpa_series(
-    config: MonitoringConfig, replicas: int, cpu_percent: float, memory_percent: float, steps: int
+    config: MonitoringConfig,
+    replicas: int,
+    cpu_percent: float,
+    memory_percent: float,
+    steps: int,
+    job: str | None = None,
+    max_replicas: int | None = None,
+    cpu_target: float | None = None,
 ) -> list[dict]:
-    """The HPA's kube-state-metrics series: replicas, max, and CPU/memory status vs target."""
+    """The HPA's kube-state-metrics series: replicas, max, and CPU/memory status vs target
+    (``job``, ``max_replicas``, ``cpu_target``: another scrape job's differing view)."""
     hpa = {
-        "job": config.kube_state_metrics_job,
+        "job": job or config.kube_state_metrics_job,
         "namespace": config.namespace,
         "horizontalpodautoscaler": config.hpa_name,
         "instance": "10.0.1.5:8080",
@@ -33,11 +41,11 @@ def _hpa_series(
         {"series": series(ks.HPA_CURRENT_REPLICAS, hpa), "values": constant(replicas, steps)},
         {
             "series": series(ks.HPA_MAX_REPLICAS, hpa),
-            "values": constant(config.hpa_max_replicas, steps),
+            "values": constant(max_replicas or config.hpa_max_replicas, steps),
         },
         {
             "series": series(ks.HPA_SPEC_TARGET_METRIC, cpu),
-            "values": constant(config.hpa_cpu_target_percent, steps),
+            "values": constant(cpu_target or config.hpa_cpu_target_percent, steps),
         },
         {
             "series": series(ks.HPA_STATUS_TARGET_METRIC, cpu),
@@ -87,7 +95,9 @@ def build(config: MonitoringConfig) -> list[TestFile]:
                 {
                     "name": f"{name}: at max replicas with CPU over target",
                     "interval": "1m",
-                    "input_series": _hpa_series(config, at_max, over, memory_ok, steps),
+                    # Another scrape job's view (higher max, far higher target) must not count.
+                    "input_series": _hpa_series(config, at_max, over, memory_ok, steps)
+                    + _hpa_series(config, 1, 1, memory_ok, steps, "other", at_max + 5, 1000),
                     "alert_rule_test": [
                         alert_check(wait - 1, name, []),
                         alert_check(wait, name, firing),
@@ -100,13 +110,18 @@ def build(config: MonitoringConfig) -> list[TestFile]:
                     "interval": "1m",
                     "input_series": _hpa_series(
                         config, at_max, target, config.hpa_memory_target_percent * 1.5, steps
-                    ),
+                    )
+                    # Another scrape job's CPU far over target must not count.
+                    + _hpa_series(config, at_max, 2 * over, memory_ok, steps, "other"),
                     "alert_rule_test": [alert_check(steps, name, [])],
                 },
                 {
                     "name": f"{name}: CPU over target, one replica below max",
                     "interval": "1m",
-                    "input_series": _hpa_series(config, at_max - 1, over, memory_ok, steps),
+                    # Another scrape job's view at max must not count (kills a dropped matcher
+                    # on the current replicas).
+                    "input_series": _hpa_series(config, at_max - 1, over, memory_ok, steps)
+                    + _hpa_series(config, at_max, over, memory_ok, steps, "other"),
                     "alert_rule_test": [alert_check(steps, name, [])],
                 },
             ],

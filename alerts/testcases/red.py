@@ -14,6 +14,7 @@ from alerts.testcases import (
     humanize_duration,
     humanize_percentage,
     minutes,
+    relabel,
     runbook,
     series,
 )
@@ -24,6 +25,8 @@ from monitoring.config import MonitoringConfig
 API_ROUTE = "/hello"
 """An API route of the app (counted by the SLIs)."""
 PER_MINUTE = 1000
+ONSET_RED = 10
+"""Minute at which errors start in the RED window-length case."""
 """Requests per minute per pod and route in the scenarios."""
 
 
@@ -101,11 +104,30 @@ def _error_ratio(config: MonitoringConfig, prefix: str) -> list[dict]:
         {
             "name": f"{name}: {humanize_percentage(below)}, just under the threshold",
             "interval": "1m",
+            # Another job's and namespace's failing requests must not count.
             "input_series": [
                 requests(config, 0, API_ROUTE, 200, PER_MINUTE * (1 - below), steps),
                 requests(config, 0, API_ROUTE, 500, PER_MINUTE * below, steps),
+                *relabel([requests(config, 0, API_ROUTE, 500, PER_MINUTE, steps)], job="other"),
+                *relabel([requests(config, 0, API_ROUTE, 500, PER_MINUTE, steps)], namespace="o"),
             ],
             "alert_rule_test": [alert_check(steps, name, [])],
+        },
+        {
+            # Errors (3x the threshold) start at minute 10: over the 5m window the ratio
+            # crosses the threshold at 12 (at 11 it is 0.7x under both closed and left-open
+            # ranges), so the alert cannot fire at 11 + for; a shorter window would.
+            "name": f"{name}: errors from minute {ONSET_RED}: not firing before the window fills",
+            "interval": "1m",
+            "input_series": [
+                requests(config, 0, API_ROUTE, 200, PER_MINUTE * (1 - 3 * threshold), steps),
+                {
+                    **requests(config, 0, API_ROUTE, 500, 0, steps),
+                    "values": f"0+0x{ONSET_RED - 1} "
+                    + counter(3 * threshold * PER_MINUTE, steps - ONSET_RED),
+                },
+            ],
+            "alert_rule_test": [alert_check(ONSET_RED + 1 + wait, name, [])],
         },
         {
             "name": f"{name}: an outage where every API request fails",
@@ -193,7 +215,11 @@ def _latency(config: MonitoringConfig, prefix: str) -> list[dict]:
         {
             "name": f"{name}: every request in ({lower:g}s, {at:g}s]; slow probes do not count",
             "interval": "1m",
-            "input_series": histogram(config, 0, API_ROUTE, fast, steps) + slow_probe,
+            # Another job's and namespace's slow requests must not count.
+            "input_series": histogram(config, 0, API_ROUTE, fast, steps)
+            + slow_probe
+            + relabel(histogram(config, 0, API_ROUTE, slow, steps), job="other")
+            + relabel(histogram(config, 0, API_ROUTE, slow, steps), namespace="o"),
             "alert_rule_test": [alert_check(steps, name, [])],
         },
         {

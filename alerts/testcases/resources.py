@@ -10,6 +10,7 @@ from alerts.testcases import (
     expected_alert,
     humanize_percentage,
     minutes,
+    relabel,
     runbook,
     series,
 )
@@ -41,14 +42,18 @@ def _usage_tests(
             runbook(config, name),
         )
     ]
+    inputs = [
+        {"series": series(metric, p), "values": constant(level, 2 * wait)}
+        for p, level in zip(pods, levels, strict=True)
+    ]
     return [
         {
             "name": f"{name}: above {threshold_percent:g}% for longer than {for_}",
             "interval": "1m",
-            "input_series": [
-                {"series": series(metric, p), "values": constant(level, 2 * wait)}
-                for p, level in zip(pods, levels, strict=True)
-            ],
+            # Another job's and namespace's hot pod must not fire.
+            "input_series": inputs
+            + relabel(inputs[:1], job="some-other-job")
+            + relabel(inputs[:1], namespace="some-other-namespace"),
             "alert_rule_test": [
                 alert_check(wait - 1, name, []),
                 alert_check(wait, name, firing),

@@ -21,20 +21,22 @@ time, would differ slightly under a promtool 3.x.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
 from prometheus_client.utils import floatToGoString
 
-from alerts.common import percent_text
 from alerts.slo import PAGE_SEVERITY, budget_alert_name, min_requests, traffic_guarded
 from alerts.slo import groups as slo_groups
 from alerts.testcases import (
     TestFile,
     alert_check,
     expected_alert,
+    humanize_duration,
     humanize_percentage,
     minutes,
+    relabel,
     runbook,
     series,
 )
@@ -190,6 +192,10 @@ def _records_constant(config: MonitoringConfig) -> list[dict]:
         probe = Traffic.phases((steps, 500, 500))  # every probe fails and is slow
         scanner = Traffic.phases((steps, 20_000, 0))  # fast 404s, never a 5xx
         inputs += _series(config, slo, traffic, 0) + _series(config, slo, traffic, 1)
+        # Another job's and namespace's failing API traffic must not enter our records.
+        failing = _series(config, slo, Traffic.phases((steps, 1000, 500)), 0)
+        inputs += relabel(failing, job="some-other-job")
+        inputs += relabel(failing, namespace="some-other-namespace")
         inputs += _series(config, slo, probe, 1, metric_names.ROUTE_HEALTHZ)
         inputs += _series(config, slo, scanner, 0, metric_names.ROUTE_UNMATCHED, good_status=404)
         for window in config.slo_windows():
@@ -310,8 +316,7 @@ def _firing(
         # Active since at - (streak - 1) * every; firing once active for `for` minutes.
         if (streak - 1) * every < minutes(burn.for_):
             continue
-        value = traffic.ratio(at, long_steps)
-        days = period / burn.factor
+        value = burn_rate(traffic.ratio(at, long_steps), slo)
         alerts.append(
             expected_alert(
                 {
@@ -324,10 +329,10 @@ def _firing(
                 },
                 f"{config.job} burns its {slo.name} error budget {_factor(burn.factor)}x too fast",
                 f"SLO {slo.name} of job {config.job} in namespace {config.namespace} "
-                f"({slo.description}): the error ratio was {humanize_percentage(float(value))} "
-                f"over the last {burn.long} and above {percent_text(threshold)} over the last "
-                f"{burn.short} too, a burn rate of {_factor(burn.factor)}x or more; at this rate "
-                f"the {config.slo_period} error budget is gone in {_lasts(days)}.",
+                f"({slo.description}): over the last {burn.long} the error budget burned "
+                f"{one_decimal(value)}x as fast as the SLO allows (this alert: over "
+                f"{_factor(burn.factor)}x, over the last {burn.short} too); at that rate a whole "
+                f"{config.slo_period} error budget lasts {budget_lasts(period, value)}.",
                 runbook(config, name),
             )
         )
@@ -338,10 +343,23 @@ def _factor(factor: float) -> str:
     return str(int(factor)) if float(factor).is_integer() else repr(float(factor))
 
 
-def _lasts(seconds: float) -> str:
-    """Seconds as whole days and hours, e.g. 180000 -> ``2d 2h``, 432000 -> ``5d``."""
-    days, hours = int(seconds // 86400), round(seconds % 86400 / 3600)
-    return " ".join([f"{days}d"] * bool(days) + [f"{hours}h"] * bool(hours or not days))
+def burn_rate(ratio: Fraction, slo: SLO) -> float:
+    """The alert's value: error ratio / (1 - objective), in float as Prometheus divides."""
+    return float(ratio) / (1 - slo.objective)
+
+
+def one_decimal(value: float) -> str:
+    """``printf "%.1f"``; refuses a value whose rounding float noise could flip."""
+    _check_margin(Fraction(value * 10) % 1, 0.5, "burn rate printed to 0.1")
+    return f"{value:.1f}"
+
+
+def budget_lasts(period_seconds: int, value: float) -> str:
+    """The description's ``round(period / value)`` query (``%f``-printed value) through
+    ``humanizeDuration``; refuses a quotient within float noise of a rounding edge."""
+    quotient = period_seconds / float(f"{value:.6f}")
+    _check_margin(Fraction(quotient) % 1, 0.5, "budget duration rounding")
+    return humanize_duration(math.floor(quotient + 0.5))
 
 
 def _burn_scenarios(config: MonitoringConfig, pages: bool, every: int = 1) -> list[dict]:
@@ -368,6 +386,7 @@ def _burn_scenarios(config: MonitoringConfig, pages: bool, every: int = 1) -> li
                     alert_check(t, name, _firing(config, slo, traffic, t, every=every))
                     for t in (before, after)
                 ]
+                others = _elsewhere(config, slo, steps) if factor < 1 else []
                 tests.append(
                     {
                         "name": (
@@ -376,11 +395,28 @@ def _burn_scenarios(config: MonitoringConfig, pages: bool, every: int = 1) -> li
                             f" (rules evaluated every {every}m)"
                         ),
                         "interval": "1m",
-                        "input_series": _series(config, slo, traffic),
+                        "input_series": _series(config, slo, traffic) + others,
                         "alert_rule_test": checks,
                     }
                 )
     return tests
+
+
+def _elsewhere(config: MonitoringConfig, slo: SLO, steps: int) -> list[dict]:
+    """Another job's and namespace's burning SLO beside ours, for the silent burn cases: their
+    records at a ratio of 1 and their API traffic, all failing (the rules record only our job,
+    so these input records stand for another app's). A dropped ``job`` or ``namespace``
+    matcher in a burn-rate rule then makes it fire for them."""
+    result = []
+    for key in ("job", "namespace"):
+        labels = {"job": config.job, "namespace": config.namespace, "slo": slo.name}
+        labels[key] = f"some-other-{key}"
+        for window in config.slo_windows():
+            record = series(slo_error_ratio_record(window), labels)
+            result.append({"series": record, "values": f"1x{steps}"})
+        failing = _series(config, slo, Traffic.phases((steps, PER_STEP, PER_STEP)))
+        result += relabel(failing, **{key: f"some-other-{key}"})
+    return result
 
 
 def slow_every(config: MonitoringConfig) -> int:
@@ -443,23 +479,40 @@ def _outage(config: MonitoringConfig) -> list[dict]:
     return tests
 
 
-def _low_traffic(config: MonitoringConfig) -> list[dict]:
-    """A quiet service whose single request at minute 60 fails: no page.
+def low_traffic_rates(config: MonitoringConfig, slo: SLO) -> tuple[float, float]:
+    """Requests a minute of the two low-traffic scenarios, from the tightest page's guard.
 
-    At 1 request a minute, the rules without the low-traffic guard would page (1 of 5 requests
-    over 5m, 1 of 60 over 1h: far above 14.4x of a 99.9 % SLO); the guard (the 1h window must
-    hold more than ``min_requests`` = 69.4 requests) stops it. The generator refuses a config
-    for which that case would not page unguarded (the case would be moot). At 2 requests a
-    minute the guard passes (120 > 69.4) and the ratio itself (1/120) stays under the threshold.
+    With ``n = min_requests`` of the page with the shortest long window (69.4 requests in 1h
+    at 99.9 % and 14.4x): 0.45 ``n`` per long window (the guard blocks, while one bad
+    request alone would cross the threshold) and 2.2 ``n`` (the guard passes and one bad
+    request, a ratio of 1/2.2n, stays under the threshold). Derived, so any objective has both.
+    """
+    pages = [b for b in config.burn_rate_windows if traffic_guarded(b)]
+    page = min(pages, key=lambda b: duration_seconds(b.long))
+    per_minute = min_requests(slo, page) / minutes(page.long)
+    # 0.45 and 2.2, not 0.5 and 2: a round share could land a ratio exactly on a threshold.
+    return per_minute * 0.45, per_minute * 2.2
+
+
+def _low_traffic(config: MonitoringConfig) -> list[dict]:
+    """A quiet service whose single request after an hour fails: no page.
+
+    At the lower rate (``low_traffic_rates``: 0.52 requests a minute at 99.9 %), the rules
+    without the low-traffic guard would page (1 of ~32 requests over 1h: far above 14.4x of a
+    99.9 % SLO); the guard (the 1h window must hold more than ``min_requests`` = 69.4 requests)
+    stops it. The generator refuses a config for which that case would not page unguarded (the
+    case would be moot). At the higher rate (2.5 a minute) the guard passes (153 > 69.4) and
+    the ratio itself (1/153) stays under the threshold.
     """
     tests = []
     for slo in config.slos:
         name = budget_alert_name(config, slo)
         healthy, after = 60, 30
         times = list(range(healthy + 1, healthy + after + 1, 3))
-        for per_minute in (1, 2):
+        low, high = low_traffic_rates(config, slo)
+        for per_minute in (low, high):
             traffic = Traffic.phases(
-                (healthy, per_minute, 0), (1, per_minute, 1), (after, per_minute, 0)
+                (healthy, per_minute, 0), (1, max(per_minute, 1), 1), (after, per_minute, 0)
             )
             would_page = [
                 a
@@ -467,12 +520,12 @@ def _low_traffic(config: MonitoringConfig) -> list[dict]:
                 for a in _firing(config, slo, traffic, t, guarded=False)
                 if a["exp_labels"]["severity"] == PAGE_SEVERITY
             ]
-            if per_minute == 1 and slo.latency_threshold_seconds is None and not would_page:
+            if per_minute == low and not would_page:
                 raise ValueError(f"{name}: the low-traffic scenario would not page even unguarded")
             tests.append(
                 {
                     "name": (
-                        f"{name}: {per_minute} request(s) a minute, one of them fails: no page"
+                        f"{name}: {per_minute:.3g} request(s) a minute, one of them fails: no page"
                     ),
                     "interval": "1m",
                     "input_series": _series(config, slo, traffic),

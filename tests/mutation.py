@@ -1,0 +1,516 @@
+"""Mutation testing of the generated rules: do the promtool tests pin every clause?
+
+``make mutate`` (``python -m tests.mutation``) builds mutants of every alerting and recording
+rule in ``alerts/generated/<app>.rules.yaml``, runs the promtool test files that test the
+mutated rule's group on each, and prints the share killed (a test failed) and the survivors.
+
+Mutant kinds (issue 18), each applied at every place it fits:
+
+- ``drop-operand``: drop each operand of ``and``/``or``/``unless`` (with its operator);
+- ``swap-setop``: ``and`` <-> ``or``;
+- ``flip-comparison``: ``>`` <-> ``<``, ``>=`` <-> ``<=``, ``==`` <-> ``!=``;
+- ``threshold-x1.1`` / ``threshold-x0.9``: each non-zero number literal times 1.1 and 0.9;
+- ``for-half`` / ``for-double``: each ``for:``;
+- ``drop-matcher``: each label matcher;
+- ``range-half``: each range selector ``[d]`` -> ``[d/2]``;
+- ``swap-label``: each ``slo``/``metric_name`` value (in matchers and in a record's labels) for
+  every other value of that label used in the file.
+
+A mutant that promtool refuses to load (``check rules`` fails) is *invalid*, reported apart and
+left out of the score. Mutations are textual on the PromQL (strings, ``{...}`` and ``[...]``
+are skipped where they do not apply): the rules are generated in a regular layout, and a few
+lines of tokenising are simpler than a PromQL printer (promql_parser parses but cannot print a
+changed tree).
+
+Speed: a mutant runs only the test files that mention a rule of its group (alert or record
+name), with one worker per core. ``--sample`` runs the fixed CI sample: for every rule and
+every kind that applies to it, the first mutant of that kind (so every rule and every kind is
+covered); the full set is the default.
+
+Exit code: 0 when the score is at least ``--min-score`` (default 0.95), 1 below, 2 on a usage
+or setup error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from alerts import generate
+from monitoring.config import CONFIG, duration_seconds
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTS_DIR = ROOT / "alerts" / "tests"
+SWAP_LABELS = ("slo", "metric_name")
+KINDS = (
+    "drop-operand",
+    "swap-setop",
+    "flip-comparison",
+    "threshold-x1.1",
+    "threshold-x0.9",
+    "for-half",
+    "for-double",
+    "drop-matcher",
+    "range-half",
+    "swap-label",
+)
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One changed rule: ``group``/``index`` locate it in the rules file."""
+
+    group: str
+    index: int
+    rule_name: str
+    kind: str
+    detail: str
+    rule: dict
+
+    def key(self) -> str:
+        """A stable one-line id, e.g. ``demo-app.slo/DemoAppX#3 drop-matcher: job=...``."""
+        return f"{self.group}/{self.rule_name}#{self.index} {self.kind}: {self.detail}"
+
+
+# --- tokenising -------------------------------------------------------------------------------
+def _code_spans(expr: str) -> list[tuple[int, int, str]]:
+    """Split ``expr`` into spans ``(start, end, kind)``: ``str`` (a quoted string), ``sel``
+    (``{...}``), ``range`` (``[...]``) or ``code`` (everything else)."""
+    spans, i, start = [], 0, 0
+    while i < len(expr):
+        ch = expr[i]
+        if ch in "\"'{[":
+            if start < i:
+                spans.append((start, i, "code"))
+            close = {"{": "}", "[": "]"}.get(ch, ch)
+            j = i + 1
+            while j < len(expr) and expr[j] != close:
+                if expr[j] == "\\":
+                    j += 1
+                elif ch in "{[" and expr[j] in "\"'":  # a string inside a selector
+                    quote = expr[j]
+                    j += 1
+                    while expr[j] != quote:
+                        j += 2 if expr[j] == "\\" else 1
+                j += 1
+            kind = {"{": "sel", "[": "range"}.get(ch, "str")
+            spans.append((i, j + 1, kind))
+            i = start = j + 1
+            continue
+        i += 1
+    if start < len(expr):
+        spans.append((start, len(expr), "code"))
+    return spans
+
+
+def _in_code(expr: str, pattern: str) -> Iterator[re.Match]:
+    """Matches of ``pattern`` in the code spans of ``expr`` (not in strings or selectors),
+    skipping words that are part of ``by (...)``/``on (...)`` label lists."""
+    for start, end, kind in _code_spans(expr):
+        if kind != "code":
+            continue
+        for match in re.finditer(pattern, expr[start:end]):
+            yield _Shifted(match, start)
+
+
+class _Shifted:
+    """A regex match whose positions are shifted into the whole expression."""
+
+    def __init__(self, match: re.Match, offset: int) -> None:
+        self._m, self._o = match, offset
+
+    def start(self, g: int = 0) -> int:
+        return self._m.start(g) + self._o
+
+    def end(self, g: int = 0) -> int:
+        return self._m.end(g) + self._o
+
+    def group(self, g: int = 0) -> str:
+        return self._m.group(g)
+
+
+def _depths(expr: str) -> list[int]:
+    """Parenthesis depth at every character (outside strings/selectors counted as code)."""
+    depth, out = 0, []
+    kinds = ["code"] * len(expr)
+    for start, end, kind in _code_spans(expr):
+        for k in range(start, end):
+            kinds[k] = kind
+    for ch, kind in zip(expr, kinds, strict=True):
+        if kind == "code" and ch == ")":
+            depth -= 1
+        out.append(depth)
+        if kind == "code" and ch == "(":
+            depth += 1
+    return out
+
+
+SETOP = r"\b(and|or|unless)\b(\s+(?:on|ignoring)\s*\([^)]*\))?"
+
+
+def _setops(expr: str) -> list[tuple[int, int, str, int]]:
+    """``(start, end, op, depth)`` of every set operator (with its ``on (...)``)."""
+    depth = _depths(expr)
+    ops = []
+    for m in _in_code(expr, SETOP):
+        # ``on (job)`` inside an aggregation's ``by (...)`` is not an operator: require code
+        # before it that is not an aggregation keyword.
+        ops.append((m.start(), m.end(), m.group(1), depth[m.start()]))
+    return ops
+
+
+def _operand_bounds(expr: str, ops: list, k: int) -> tuple[int, int, int, int]:
+    """Left operand ``(ls, le)`` and right operand ``(rs, re)`` of set operator ``k``."""
+    start, end, op, depth = ops[k]
+    depths = _depths(expr)
+    lower = {"or"} if op == "or" else {"and", "unless", "or"}
+    # The scope: up to the enclosing parenthesis at this depth.
+    ls = start
+    while ls > 0 and not (
+        depths[ls - 1] < depth or (expr[ls - 1] == "(" and depths[ls - 1] == depth - 1)
+    ):
+        ls -= 1
+    rs_end = end
+    while (
+        rs_end < len(expr)
+        and depths[rs_end] >= depth
+        and not (expr[rs_end] == ")" and depths[rs_end] == depth - 1)
+    ):
+        rs_end += 1
+    same = [o for o in ops if o[3] == depth and ls <= o[0] < rs_end and o[2] in lower]
+    before = [o for o in same if o[1] <= start]
+    after = [o for o in same if o[0] >= end]
+    left_start = before[-1][1] if before else ls
+    right_end = after[0][0] if after else rs_end
+    return left_start, start, end, right_end
+
+
+def _number(value: float) -> str:
+    text = repr(round(value, 12))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _half_duration(duration: str) -> str:
+    return f"{duration_seconds(duration) // 2}s"
+
+
+def _double_duration(duration: str) -> str:
+    return f"{duration_seconds(duration) * 2}s"
+
+
+# --- mutants ----------------------------------------------------------------------------------
+def expr_mutants(expr: str, label_values: dict[str, set[str]]) -> Iterator[tuple[str, str, str]]:
+    """``(kind, detail, mutated expr)`` for every mutation of one PromQL expression."""
+    ops = _setops(expr)
+    for k, (start, _end, op, _) in enumerate(ops):
+        ls, le, rs, re_ = _operand_bounds(expr, ops, k)
+        left, right = expr[ls:le].strip(), expr[rs:re_].strip()
+        yield "drop-operand", f"left of {op}: {_short(left)}", expr[:ls] + expr[rs:]
+        yield "drop-operand", f"right of {op}: {_short(right)}", expr[:le] + expr[re_:]
+        if op in ("and", "or"):
+            other = "or" if op == "and" else "and"
+            yield (
+                "swap-setop",
+                f"{op} -> {other} at {start}",
+                expr[:start] + other + expr[start + len(op) :],
+            )
+    flips = {">": "<", "<": ">", ">=": "<=", "<=": ">=", "==": "!=", "!=": "=="}
+    for m in _in_code(expr, r"(?<![=!<>])(>=|<=|==|!=|>|<)(?![=~])"):
+        op = m.group(1)
+        yield (
+            "flip-comparison",
+            f"{op} -> {flips[op]} at {m.start()}",
+            expr[: m.start()] + flips[op] + expr[m.end() :],
+        )
+    for m in _in_code(expr, r"(?<![\w.])(\d+(?:\.\d+)?)(?![\w.])"):
+        value = float(m.group(1))
+        if value == 0:
+            continue  # 0 x 1.1 is 0: an equivalent mutant by construction
+        for factor, kind in ((1.1, "threshold-x1.1"), (0.9, "threshold-x0.9")):
+            new = _number(value * factor)
+            yield kind, f"{m.group(1)} -> {new}", expr[: m.start()] + new + expr[m.end() :]
+    for start, end, kind in _code_spans(expr):
+        if kind == "range":
+            inner = expr[start + 1 : end - 1]
+            if re.fullmatch(r"\d+[smhdw]", inner):
+                new = f"[{_half_duration(inner)}]"
+                yield "range-half", f"[{inner}] -> {new}", expr[:start] + new + expr[end:]
+        if kind == "sel":
+            matchers = _split_matchers(expr[start + 1 : end - 1])
+            for i, matcher in enumerate(matchers):
+                rest = ", ".join(m for j, m in enumerate(matchers) if j != i)
+                yield "drop-matcher", matcher, expr[:start] + "{" + rest + "}" + expr[end:]
+                name, _, value = re.match(r"(\w+)\s*(=~|!~|!=|=)\s*(.*)", matcher).groups()
+                if name in label_values and _ == "=":
+                    current = value.strip("\"'")
+                    for other in sorted(label_values[name] - {current}):
+                        swapped = list(matchers)
+                        swapped[i] = f'{name}="{other}"'
+                        yield (
+                            "swap-label",
+                            f"{name}={current} -> {other}",
+                            expr[:start] + "{" + ", ".join(swapped) + "}" + expr[end:],
+                        )
+
+
+def _split_matchers(inner: str) -> list[str]:
+    """``job="a", route!~"x,y"`` -> ``['job="a"', 'route!~"x,y"']`` (commas in strings kept)."""
+    parts, current, quote = [], "", None
+    for ch in inner:
+        if quote:
+            current += ch
+            if ch == quote and not current.endswith("\\" + quote):
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+            current += ch
+        elif ch == ",":
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    if current.strip():
+        parts.append(current.strip())
+    return parts
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 70 else text[:67] + "..."
+
+
+def label_values(groups: list[dict]) -> dict[str, set[str]]:
+    """Values of the ``SWAP_LABELS`` used anywhere in the rules (matchers and record labels)."""
+    values: dict[str, set[str]] = {name: set() for name in SWAP_LABELS}
+    for g in groups:
+        for rule in g["rules"]:
+            for name in SWAP_LABELS:
+                values[name].update(re.findall(rf'\b{name}="([^"]*)"', rule["expr"]))
+                if name in rule.get("labels", {}) and "record" in rule:
+                    values[name].add(rule["labels"][name])
+    return {k: v for k, v in values.items() if len(v) > 1}
+
+
+def mutants(groups: list[dict]) -> list[Mutant]:
+    """Every distinct mutant of every rule, in file order (two mutations giving the same rule,
+    e.g. dropping the middle operand of ``a or b or c`` from either side, count once)."""
+    values = label_values(groups)
+    result: list[Mutant] = []
+    seen: set[str] = set()
+    for g in groups:
+        for index, rule in enumerate(g["rules"]):
+            name = rule.get("alert") or rule["record"]
+
+            def make(kind: str, detail: str, changed: dict, g=g, index=index, name=name) -> None:
+                fingerprint = f"{g['name']}#{index}:" + yaml.safe_dump(changed, sort_keys=True)
+                if changed != g["rules"][index] and fingerprint not in seen:
+                    seen.add(fingerprint)
+                    result.append(Mutant(g["name"], index, name, kind, detail, changed))
+
+            for kind, detail, expr in expr_mutants(rule["expr"], values):
+                make(kind, detail, {**rule, "expr": expr})
+            if "for" in rule:
+                for kind, fn in (("for-half", _half_duration), ("for-double", _double_duration)):
+                    make(
+                        kind,
+                        f"for {rule['for']} -> {fn(rule['for'])}",
+                        {**rule, "for": fn(rule["for"])},
+                    )
+            if "record" in rule:
+                for label in SWAP_LABELS:
+                    current = rule.get("labels", {}).get(label)
+                    for other in sorted(values.get(label, set()) - {current}) if current else ():
+                        labels = {**rule["labels"], label: other}
+                        make(
+                            "swap-label",
+                            f"record label {label}={current} -> {other}",
+                            {**rule, "labels": labels},
+                        )
+    return result
+
+
+def sample(all_mutants: list[Mutant]) -> list[Mutant]:
+    """The fixed CI sample: the first mutant of each kind for each rule."""
+    seen, picked = set(), []
+    for m in all_mutants:
+        key = (m.group, m.index, m.kind)
+        if key not in seen:
+            seen.add(key)
+            picked.append(m)
+    return picked
+
+
+# --- running ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Unit:
+    """One promtool test group as a file of its own (so a mutant stops at its first failure)."""
+
+    source: str
+    content: dict
+    cost: float
+
+    def text(self) -> str:
+        return yaml.safe_dump(self.content, sort_keys=False)
+
+
+def _samples(values: str) -> int:
+    """Samples in a promtool ``values`` string (``a+bxn`` and ``axn`` expand to n + 1)."""
+    count = 0
+    for part in str(values).split():
+        match = re.search(r"x(\d+)$", part)
+        count += int(match.group(1)) + 1 if match else 1
+    return count
+
+
+def units(tests_dir: Path = TESTS_DIR) -> list[Unit]:
+    """Every test group of every committed test file, cheapest first (cost: input samples
+    times evaluations, a proxy of promtool's time)."""
+    result = []
+    for path in sorted(tests_dir.glob("*.test.yaml")):
+        content = yaml.safe_load(path.read_text())
+        interval = duration_seconds(content.get("evaluation_interval", "1m"))
+        for i, test in enumerate(content["tests"]):
+            samples = sum(_samples(s["values"]) for s in test.get("input_series", []))
+            times = [
+                c["eval_time"]
+                for key in ("alert_rule_test", "promql_expr_test")
+                for c in test.get(key, [])
+            ]
+            horizon = max((_seconds(t) for t in times), default=0)
+            unit = {**content, "rule_files": ["rules.yaml"], "tests": [test]}
+            result.append(Unit(f"{path.name}#{i}", unit, samples * (1 + horizon / interval)))
+    return sorted(result, key=lambda u: u.cost)
+
+
+def _seconds(duration: str) -> int:
+    """Seconds of a promtool eval_time such as ``1h4m`` or ``90s``."""
+    return sum(
+        int(n) * duration_seconds(f"1{u}") for n, u in re.findall(r"(\d+)([smhdw])", duration)
+    )
+
+
+def readers(groups: list[dict]) -> dict[str, set[str]]:
+    """Rule name -> the names of every rule that reads it, directly or through records."""
+    direct: dict[str, set[str]] = {}
+    names = [r.get("alert") or r["record"] for g in groups for r in g["rules"]]
+    for g in groups:
+        for rule in g["rules"]:
+            for name in names:
+                if re.search(rf"(?<![\w:]){re.escape(name)}(?![\w:])", rule["expr"]):
+                    direct.setdefault(name, set()).add(rule.get("alert") or rule["record"])
+    closure: dict[str, set[str]] = {}
+    for name in names:
+        seen, todo = {name}, [name]
+        while todo:
+            for reader in direct.get(todo.pop(), set()):
+                if reader not in seen:
+                    seen.add(reader)
+                    todo.append(reader)
+        closure[name] = seen
+    return closure
+
+
+def relevant_units(mutant: Mutant, all_units: list[Unit], reads: dict[str, set[str]]) -> list[Unit]:
+    """The units that mention the mutated rule or a rule reading it (cheapest first)."""
+    names = reads.get(mutant.rule_name, {mutant.rule_name})
+    pattern = re.compile("|".join(rf"(?<![\w:]){re.escape(n)}(?![\w:])" for n in names))
+    return [u for u in all_units if pattern.search(u.text())]
+
+
+def run_mutant(mutant: Mutant, groups: list[dict], tests: list[Unit], promtool: str) -> str:
+    """``killed``, ``survived`` or ``invalid`` (promtool refuses the mutated rules)."""
+    changed = copy.deepcopy(groups)
+    target = next(g for g in changed if g["name"] == mutant.group)
+    target["rules"][mutant.index] = mutant.rule
+    with tempfile.TemporaryDirectory(prefix="mutant-") as tmp:
+        rules = Path(tmp) / "rules.yaml"
+        rules.write_text(yaml.safe_dump({"groups": changed}, sort_keys=False))
+        check = subprocess.run(
+            [promtool, "check", "rules", str(rules)], capture_output=True, check=False
+        )
+        if check.returncode:
+            return "invalid"
+        for n, unit in enumerate(tests):
+            path = Path(tmp) / f"unit{n}.test.yaml"
+            path.write_text(unit.text())
+            result = subprocess.run(
+                [promtool, "test", "rules", str(path)], capture_output=True, check=False
+            )
+            if result.returncode:
+                return "killed"
+        return "survived"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.mutation", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--sample", action="store_true", help="the fixed CI sample, not all")
+    parser.add_argument("--min-score", type=float, default=0.95, help="fail under this share")
+    parser.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, help="parallel promtool runs"
+    )
+    parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
+    parser.add_argument("--match", default="", help="only mutants whose id contains this text")
+    parser.add_argument(
+        "--skip-group", action="append", default=[], help="leave out a rule group (repeatable)"
+    )
+    args = parser.parse_args(argv)
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        print("mutation: promtool not found (apt-get install prometheus)", file=sys.stderr)
+        return 2
+    groups = yaml.safe_load(generate.rules_path(CONFIG).read_text())["groups"]
+    chosen = mutants(groups)
+    if args.sample:
+        chosen = sample(chosen)
+    chosen = [m for m in chosen if args.match in m.key() and m.group not in args.skip_group]
+    if args.list:
+        for m in chosen:
+            print(m.key())
+        print(f"{len(chosen)} mutants")
+        return 0
+    all_units, reads = units(), readers(groups)
+    began = time.monotonic()
+
+    def run(m: Mutant) -> str:
+        return run_mutant(m, groups, relevant_units(m, all_units, reads), promtool)
+
+    with ThreadPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
+        outcomes = list(pool.map(run, chosen))
+    elapsed = time.monotonic() - began
+    survivors = [m for m, o in zip(chosen, outcomes, strict=True) if o == "survived"]
+    invalid = [m for m, o in zip(chosen, outcomes, strict=True) if o == "invalid"]
+    valid = len(chosen) - len(invalid)
+    killed = valid - len(survivors)
+    score = killed / valid if valid else 1.0
+    for m in invalid:
+        print(f"invalid  {m.key()}")
+    for m in survivors:
+        print(f"SURVIVED {m.key()}")
+    kinds = sorted({m.kind for m in chosen})
+    print(
+        f"mutation score: {killed}/{valid} killed = {score:.1%} ({len(invalid)} invalid left out; "
+        f"kinds: {', '.join(kinds)}; {elapsed:.0f}s with {args.jobs} jobs)"
+    )
+    if score < args.min_score:
+        print(f"mutation: score {score:.1%} is under {args.min_score:.0%}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
