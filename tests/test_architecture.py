@@ -28,8 +28,8 @@ KINDS = {
     "PrometheusRule": "prometheusrule",
     "HorizontalPodAutoscaler": "hpa",
     "Deployment": "gunicorn",  # the pod's processes
-    "ConfigMap": "sidecar",
-    "Probe": "blackbox",  # the blackbox exporter probing the Service  # the dashboard ConfigMaps the sidecar loads
+    "ConfigMap": "sidecar",  # the dashboard ConfigMaps the sidecar loads
+    "Probe": "blackbox",  # the blackbox exporter probing the Service
     # not drawn: no arrow of requests or signals passes through them
     "Namespace": None,
     "ServiceAccount": None,
