@@ -69,6 +69,9 @@ class Binaries:
     amtool: str | None
     grafana: tuple[str, ...] | None
     """The Grafana server command (``grafana server`` or ``grafana-server``)."""
+    blackbox_exporter: str | None = None
+    """The blackbox exporter (``prometheus-blackbox-exporter`` on Debian, ``blackbox_exporter``
+    from upstream/Homebrew): the black-box probe of the app (issue 18)."""
 
     @classmethod
     def find(cls) -> Binaries:
@@ -84,6 +87,8 @@ class Binaries:
             alertmanager=shutil.which("prometheus-alertmanager") or shutil.which("alertmanager"),
             amtool=shutil.which("amtool"),
             grafana=grafana,
+            blackbox_exporter=shutil.which("prometheus-blackbox-exporter")
+            or shutil.which("blackbox_exporter"),
         )
 
 

@@ -6,6 +6,9 @@ Pure functions of the monitoring config and the ports, so unit tests can inspect
   Operator attaches from a ServiceMonitor on Kubernetes (``namespace``, ``pod``, ``service``;
   ``job`` from the job name), one for the simulated kube-state-metrics (``local.kube_state``),
   the generated rules file, alerting to the local Alertmanager;
+- ``blackbox_config``: the blackbox exporter's module ``config.blackbox_module``, the cluster's
+  own (``k8s/blackbox-exporter/blackbox.yml``), and ``prometheus_config``'s probe job
+  ``config.probe_job`` asking it to GET ``config.probe_path`` on the app (issue 18);
 - ``alertmanager_local_config``: the project's routing (``alerts.alertmanager``) with every
   receiver posting to the local webhook;
 - ``grafana_datasources`` / ``grafana_dashboard_provider`` / ``grafana_dashboard_files``: Grafana
@@ -58,6 +61,7 @@ class Ports:
     webhook: int = 5001
     grafana: int = 3000
     kube_state_metrics: int = 8080  # kube-state-metrics' own default port
+    blackbox: int = 9115  # the blackbox exporter's own default port
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Ports:
@@ -93,6 +97,7 @@ PORT_ENV = {
     "webhook": "LOCAL_WEBHOOK_PORT",
     "grafana": "LOCAL_GRAFANA_PORT",
     "kube_state_metrics": "LOCAL_KUBE_STATE_METRICS_PORT",
+    "blackbox": "LOCAL_BLACKBOX_PORT",
 }
 """``Ports`` field -> the environment variable that sets it."""
 
@@ -115,6 +120,7 @@ def prometheus_config(
     rules_file: Path,
     *,
     alerting: bool = True,
+    probing: bool = True,
     evaluation_interval: str = EVALUATION_INTERVAL,
 ) -> dict:
     """The local ``prometheus.yml`` as a dict.
@@ -123,11 +129,13 @@ def prometheus_config(
     with ``namespace``, ``pod`` and ``service`` attached as target labels, as the Prometheus
     Operator attaches them from Kubernetes service discovery; and one named
     ``config.kube_state_metrics_job`` for the simulated kube-state-metrics at
-    ``ports.kube_state_metrics``. Accepted by Prometheus 2.x and 3.x.
+    ``ports.kube_state_metrics``; with ``probing``, the black-box probe job (``probe_job``).
+    Accepted by Prometheus 2.x and 3.x.
 
     Args:
         rules_file: the generated rules file to load.
         alerting: send alerts to the local Alertmanager at ``ports.alertmanager``.
+        probing: scrape the blackbox exporter at ``ports.blackbox`` (``probe_job``).
     """
     prom: dict[str, Any] = {
         "global": {
@@ -161,11 +169,72 @@ def prometheus_config(
             },
         ],
     }
+    if probing:
+        prom["scrape_configs"].append(probe_job(config, ports))
     if alerting:
         prom["alerting"] = {
             "alertmanagers": [{"static_configs": [{"targets": [f"{HOST}:{ports.alertmanager}"]}]}]
         }
     return prom
+
+
+def probe_target(config: MonitoringConfig, ports: Ports) -> str:
+    """The URL the blackbox exporter GETs: ``http://127.0.0.1:<app><probe_path>``, the local
+    stand-in for the Service's ``http://<service>.<namespace>.svc<probe_path>``."""
+    return f"http://{HOST}:{ports.app}{config.probe_path}"
+
+
+def probe_job(config: MonitoringConfig, ports: Ports) -> dict:
+    """The scrape job of the black-box probe, as the Prometheus Operator renders a ``Probe``.
+
+    The blackbox exporter's multi-target pattern: the static target is the probed URL; the
+    relabelling moves it into the ``target`` parameter (and ``instance``) and points the scrape
+    at the exporter, so Prometheus scrapes ``/probe?module=<blackbox_module>&target=<url>``
+    every ``probe_interval``. ``job`` is ``probe_job`` (the Probe's ``jobName``), ``namespace``
+    the app's (the operator adds the Probe's namespace), so ``probe_success`` carries the labels
+    the outage alerts select (``alerts.availability.probe_selector``).
+    Source: https://github.com/prometheus/blackbox_exporter#prometheus-configuration
+    """
+    return {
+        "job_name": config.probe_job,
+        "scrape_interval": config.probe_interval,
+        "metrics_path": "/probe",
+        "params": {"module": [config.blackbox_module]},
+        "static_configs": [
+            {"targets": [probe_target(config, ports)], "labels": {"namespace": config.namespace}}
+        ],
+        "relabel_configs": [
+            {"source_labels": ["__address__"], "target_label": "__param_target"},
+            {"source_labels": ["__param_target"], "target_label": "instance"},
+            {"target_label": "__address__", "replacement": f"{HOST}:{ports.blackbox}"},
+        ],
+    }
+
+
+CLUSTER_BLACKBOX_CONFIG = (
+    Path(__file__).resolve().parent.parent / "k8s" / "blackbox-exporter" / "blackbox.yml"
+)
+"""The blackbox exporter's modules in the cluster; the local exporter loads the same module."""
+
+
+def blackbox_config(config: MonitoringConfig, source: Path = CLUSTER_BLACKBOX_CONFIG) -> dict:
+    """The local ``blackbox.yml``: only module ``config.blackbox_module``, taken from the
+    cluster's file (``source``) so the local probe asks what the cluster's asks.
+
+    Raises:
+        StackError: ``source`` is unreadable, not YAML, or has no such module.
+    """
+    try:
+        modules = (yaml.safe_load(source.read_text()) or {}).get("modules") or {}
+    except (OSError, yaml.YAMLError, AttributeError) as error:
+        raise StackError(f"blackbox exporter config {source}: {error}") from error
+    module = modules.get(config.blackbox_module) if isinstance(modules, dict) else None
+    if not isinstance(module, dict):
+        raise StackError(
+            f"blackbox exporter config {source}: no module {config.blackbox_module!r} "
+            "(monitoring/config.py: blackbox_module)"
+        )
+    return {"modules": {config.blackbox_module: module}}
 
 
 def alertmanager_local_config(

@@ -14,6 +14,10 @@ Starts, in the foreground, each bound to 127.0.0.1 only:
 - Grafana, only when ``grafana`` or ``grafana-server`` is on PATH, with a Prometheus datasource
   of uid ``config.grafana_datasource_uid`` and the dashboards built from the same config by the
   dashboards generator (``build(config)``: no HPA panels locally);
+- the blackbox exporter (``prometheus-blackbox-exporter`` on Debian, ``blackbox_exporter``
+  elsewhere), when found, with the cluster's module ``config.blackbox_module``: Prometheus asks
+  it every ``config.probe_interval`` to GET the app's ``config.probe_path`` (job
+  ``config.probe_job``), the client's view the outage pages read (issue 18);
 - a simulated kube-state-metrics (``local.kube_state``, a thread of this process) serving the
   Deployment's desired replicas and the app container's restart count, scraped by Prometheus;
   ``LocalStack.restart_app()`` restarts the app as the kubelet would and counts it;
@@ -40,13 +44,13 @@ stderr says so:
   the directory;
 - a component failing: the runner stops the rest and names it with its last log lines.
 
-When Prometheus or Alertmanager is missing, the stack says how to install them and still runs
-the app (and the rest it can).
+When Prometheus, Alertmanager or the blackbox exporter is missing, the stack says how to install
+them and still runs the app (and the rest it can).
 
 Usage (``make run ARGS="..."`` passes the flags; ``--help`` lists them with their variables)::
 
     python -m local [--app-port N] [--prometheus-port N] [--alertmanager-port N]
-        [--webhook-port N] [--grafana-port N] [--traffic] [--traffic-rate R]
+        [--webhook-port N] [--grafana-port N] [--blackbox-port N] [--traffic] [--traffic-rate R]
         [--scenario NAME] [--no-grafana] [--show-logs]
 
 Every flag also reads an environment variable (``PORT_ENV``, ``TRAFFIC``, ``SCENARIO`` ...), so
@@ -77,6 +81,7 @@ from pathlib import Path
 from typing import IO
 
 from alerts import alertmanager
+from alerts.common import alert_prefix
 from alerts.generate import render_rules_file
 from local import scenarios, traffic
 from local.kube_state import KubeStateMetrics
@@ -100,10 +105,12 @@ from local.setup import (
     Ports,
     StackError,
     alertmanager_local_config,
+    blackbox_config,
     grafana_dashboard_files,
     grafana_dashboard_provider,
     grafana_datasources,
     local_pod_name,
+    probe_target,
     prometheus_config,
     with_local_urls,
     write_yaml,
@@ -132,6 +139,12 @@ GRAFANA_HINT = (
     "https://grafana.com/docs/grafana/latest/setup-grafana/installation/debian/, then "
     "`sudo apt-get install grafana`; macOS: `brew install grafana`) and run `make run` again: "
     "it provisions the datasource and the dashboards as the sidecar does"
+)
+BLACKBOX_HINT = (
+    "the blackbox exporter is not installed, so nothing probes the app locally: "
+    "{prefix}ServiceUnreachable cannot fire and {prefix}ProbeAbsent will; install it with "
+    "`sudo apt-get install prometheus-blackbox-exporter` (Debian/Ubuntu) or "
+    "`brew install blackbox_exporter` (macOS)"
 )
 PROMETHEUS_PAGES = ("alerts", "targets", "rules", "graph")
 """The Prometheus UI pages the banner links to (checked against the running server)."""
@@ -209,6 +222,10 @@ class LocalStack:
         b = self.binaries
         have_prometheus = b.prometheus is not None
         have_alertmanager = b.alertmanager is not None
+        # The probe only matters to a Prometheus that scrapes it.
+        have_blackbox = have_prometheus and b.blackbox_exporter is not None
+        if have_prometheus and not have_blackbox:
+            self.notes.append(BLACKBOX_HINT.format(prefix=alert_prefix(self.config)))
         grafana_cmd = b.grafana if self.grafana and have_prometheus else None
         if self.grafana and have_prometheus and b.grafana is None:
             self.notes.append(GRAFANA_HINT)
@@ -238,6 +255,8 @@ class LocalStack:
         wanted = ["app"]
         if have_prometheus:
             wanted += ["prometheus", "kube_state_metrics"]
+        if have_blackbox:
+            wanted.append("blackbox")
         if have_alertmanager:
             wanted += ["alertmanager", "webhook"]
         if grafana_cmd:
@@ -259,13 +278,26 @@ class LocalStack:
         if have_prometheus:
             prom_yml = write_yaml(
                 state / "prometheus.yml",
-                prometheus_config(self.config, self.ports, rules, alerting=have_alertmanager),
+                prometheus_config(
+                    self.config,
+                    self.ports,
+                    rules,
+                    alerting=have_alertmanager,
+                    probing=have_blackbox,
+                ),
             )
             if b.promtool:
                 check_file([b.promtool, "check", "config", str(prom_yml)], "prometheus.yml")
                 self._check_interrupted()
             else:
                 self.notes.append("promtool not found: prometheus.yml not checked")
+        if have_blackbox:
+            blackbox_yml = write_yaml(state / "blackbox.yml", blackbox_config(self.config))
+            check_file(
+                [b.blackbox_exporter, f"--config.file={blackbox_yml}", "--config.check"],
+                "blackbox.yml",
+            )
+            self._check_interrupted()
         if have_alertmanager:
             am_yml = write_yaml(
                 state / "alertmanager.yml",
@@ -316,6 +348,15 @@ class LocalStack:
                     "--cluster.listen-address=",  # empty: no gossip, a single local instance
                 ],
             )
+        if have_blackbox:
+            self._start(
+                "blackbox",
+                [
+                    b.blackbox_exporter,
+                    f"--config.file={blackbox_yml}",
+                    f"--web.listen-address={HOST}:{self.ports.blackbox}",
+                ],
+            )
         if have_prometheus:
             try:
                 self.kube_state = KubeStateMetrics(
@@ -341,6 +382,8 @@ class LocalStack:
 
         if have_alertmanager:
             self._wait_ready("alertmanager", self.url("alertmanager") + "/-/ready")
+        if have_blackbox:
+            self._wait_ready("blackbox", self.url("blackbox") + "/-/healthy")
         if have_prometheus:
             self._wait_ready("prometheus", self.url("prometheus") + "/-/ready")
         if grafana_cmd:
@@ -453,6 +496,11 @@ class LocalStack:
             lines.append(
                 f"  kube-state    {self.url('kube_state_metrics')}/metrics   "
                 "(simulated: desired replicas, container restarts)"
+            )
+        if "blackbox" in self.children:
+            lines.append(
+                f"  blackbox      {self.url('blackbox')}   (probes "
+                f"{probe_target(self.config, self.ports)} every {self.config.probe_interval})"
             )
         if "alertmanager" in self.children:
             lines.append(f"  Alertmanager  {self.url('alertmanager')}   (routing, silences)")

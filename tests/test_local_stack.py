@@ -10,20 +10,24 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from alerts import alertmanager
 from dashboards.generate import JSON_DIR
 from local.processes import Binaries, WebhookReceiver, busy_ports
 from local.setup import (
+    CLUSTER_BLACKBOX_CONFIG,
     PORT_ENV,
     Ports,
     StackError,
     alertmanager_local_config,
+    blackbox_config,
     free_port,
     grafana_dashboard_files,
     grafana_dashboard_provider,
     grafana_datasources,
     local_pod_name,
+    probe_target,
     prometheus_config,
     with_local_urls,
 )
@@ -32,14 +36,21 @@ from monitoring import kubernetes_series
 from monitoring.config import CONFIG, local_config
 
 PORTS = Ports(app=15000, prometheus=19090, alertmanager=19093, webhook=15001, grafana=13000)
-NO_BINARIES = Binaries(prometheus=None, promtool=None, alertmanager=None, amtool=None, grafana=None)
+NO_BINARIES = Binaries(
+    prometheus=None,
+    promtool=None,
+    alertmanager=None,
+    amtool=None,
+    grafana=None,
+    blackbox_exporter=None,
+)
 
 
 def test_scrape_job_carries_the_servicemonitor_labels():
     """job = the Service name, plus namespace, pod and service as target labels."""
     config = local_config()
     prom = prometheus_config(config, PORTS, Path("/state/rules.yml"))
-    job, kube_state = prom["scrape_configs"]
+    job, kube_state, _probe = prom["scrape_configs"]
     assert job["job_name"] == config.job
     (target,) = job["static_configs"]
     assert target["targets"] == ["127.0.0.1:15000"]
@@ -57,6 +68,46 @@ def test_scrape_job_carries_the_servicemonitor_labels():
     assert prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
         "127.0.0.1:19093"
     ]
+
+
+def test_the_probe_job_asks_the_blackbox_exporter_to_get_the_apps_probe_path():
+    """The Probe CRD's rendering: target = the probed URL, moved into ?target= and instance; the
+    scrape goes to the exporter's /probe?module=...; job and namespace as the alerts select."""
+    config = local_config()
+    ports = dataclasses.replace(PORTS, blackbox=19115)
+    *_, probe = prometheus_config(config, ports, Path("r.yml"))["scrape_configs"]
+    assert probe["job_name"] == config.probe_job
+    assert probe["scrape_interval"] == config.probe_interval == "5s"
+    assert (probe["metrics_path"], probe["params"]) == ("/probe", {"module": ["http_2xx"]})
+    (target,) = probe["static_configs"]
+    assert target == {
+        "targets": [f"http://127.0.0.1:15000{config.probe_path}"],
+        "labels": {"namespace": config.namespace},
+    }
+    assert target["targets"] == [probe_target(config, ports)]
+    assert probe["relabel_configs"] == [
+        {"source_labels": ["__address__"], "target_label": "__param_target"},
+        {"source_labels": ["__param_target"], "target_label": "instance"},
+        {"target_label": "__address__", "replacement": "127.0.0.1:19115"},
+    ]
+    names = [
+        j["job_name"]
+        for j in prometheus_config(config, ports, Path("r"), probing=False)["scrape_configs"]
+    ]
+    assert config.probe_job not in names
+
+
+def test_the_local_blackbox_exporter_loads_the_clusters_module(tmp_path):
+    config = local_config()
+    local = blackbox_config(config)
+    cluster = yaml.safe_load(CLUSTER_BLACKBOX_CONFIG.read_text())
+    assert local == {"modules": {"http_2xx": cluster["modules"]["http_2xx"]}}
+    with pytest.raises(StackError, match="no module 'tcp_connect'"):
+        blackbox_config(dataclasses.replace(config, blackbox_module="tcp_connect"))
+    broken = tmp_path / "blackbox.yml"
+    broken.write_text("modules: [")
+    with pytest.raises(StackError, match="blackbox exporter config"):
+        blackbox_config(config, broken)
 
 
 def test_without_alertmanager_prometheus_sends_no_alerts():
