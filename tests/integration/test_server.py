@@ -128,6 +128,9 @@ def test_killed_worker_loses_no_counts(server):
     srv = server({"WEB_CONCURRENCY": "2"})
     for _ in range(40):
         assert srv.get("/hello").status_code == 200
+    # A count lands just after its response is delivered: kill an idle worker, not one that is
+    # still recording the last request (that one may be lost, never double counted).
+    assert settled_hello_count(srv, 40) == 40
     victim = srv.worker_pids()[0]
     import os
 
