@@ -147,7 +147,7 @@ class MonitoringConfig:
     # The memory request is sized from the measured idle PSS (docs/kubernetes.md).
     cpu_request_cores: float = 0.05
     cpu_limit_cores: float = 0.2
-    memory_request_bytes: int = 112 * 1024 * 1024
+    memory_request_bytes: int = 128 * 1024 * 1024
     memory_limit_bytes: int = 128 * 1024 * 1024
     scrape_interval: str = "15s"  # the ServiceMonitor's; rate windows need >= 4 of them
 
