@@ -164,15 +164,47 @@ def page_min_requests(
     )
 
 
-def budget_lasts_template(period_seconds: int) -> str:
-    """Go template text: how long a whole error budget lasts at the alert's burn rate.
+def remaining_budget_query(config: MonitoringConfig, slo: SLO) -> str:
+    """PromQL (a Go ``printf`` format taking job and namespace): the share 0-1 of the SLO
+    period's error budget left, ``1 - error ratio over the period / (1 - objective)``.
 
-    ``period / burn rate`` seconds, rounded to the second and printed by ``humanizeDuration``
-    (e.g. ``2d 1h 30m 18s``). Templates cannot divide, so the division runs as a scalar PromQL
-    ``query``; rounding keeps float noise out of the printed seconds.
+    Reads the period's record (``slo_error_ratio_record(config.slo_period)``); ``>= 0`` drops
+    a NaN ratio (an idle period: 0/0), so the query returns nothing rather than a fake share.
+    Negative when the budget is overspent.
     """
-    query = f'printf "round(vector({period_seconds} / %f))" $value'
-    return f"{{{{ {query} | query | first | value | humanizeDuration }}}}"
+    record = slo_error_ratio_record(config.slo_period)
+    return (
+        f'1 - max({record}{{job="%s", namespace="%s", slo="{slo.name}"}} >= 0) '
+        f"/ (1 - {number(slo.objective)})"
+    )
+
+
+def remaining_budget_template(config: MonitoringConfig, slo: SLO) -> str:
+    """Go template text: how long the error budget LEFT lasts at the alert's burn rate.
+
+    ``left x period / burn rate`` seconds (SRE workbook, "Alerting on SLOs": time to exhaust
+    the budget), rounded to the second and printed by ``humanizeDuration`` (e.g. ``7h 12m 0s``);
+    ``left`` comes from ``remaining_budget_query`` at the alert's evaluation. Templates cannot
+    do arithmetic, so the products run as PromQL ``query`` calls (``$value`` is the burn rate:
+    the alert's expression returns it). Three texts: the share left and how long it lasts; "is
+    already spent" when nothing is left; "is unknown" when the period's record is missing (a
+    new Prometheus, or the slow group not yet evaluated).
+    """
+    period_seconds = duration_seconds(config.slo_period)
+    period = config.slo_period
+    left = f"printf `{remaining_budget_query(config, slo)}` $labels.job $labels.namespace | query"
+    lasts = (
+        f'printf "round(vector({period_seconds} * %f / %f))" $left $value '
+        "| query | first | value | humanizeDuration"
+    )
+    return (
+        f"{{{{ with {left} }}}}{{{{ $left := . | first | value }}}}"
+        f"{{{{ if gt $left 0.0 }}}}the {{{{ humanizePercentage $left }}}} of the {period} "
+        f"error budget left lasts {{{{ {lasts} }}}}"
+        f"{{{{ else }}}}the {period} error budget is already spent{{{{ end }}}}"
+        f"{{{{ else }}}}what is left of the {period} error budget is unknown (no "
+        f"{period} SLI yet){{{{ end }}}}"
+    )
 
 
 def burn_rate_alerts(config: MonitoringConfig) -> list[dict]:
@@ -185,7 +217,6 @@ def burn_rate_alerts(config: MonitoringConfig) -> list[dict]:
     quiet service does not page on a single failed request.
     """
     rules = []
-    period = duration_seconds(config.slo_period)
     for slo in config.slos:
         name = budget_alert_name(config, slo)
         sel = selector(config, f'slo="{slo.name}"')
@@ -221,8 +252,7 @@ def burn_rate_alerts(config: MonitoringConfig) -> list[dict]:
                         f"{burn.long} the error budget burned "
                         f'{{{{ $value | printf "%.1f" }}}}x as fast as the SLO allows (this '
                         f"alert: over {factor}x, over the last {burn.short} too); at that rate "
-                        f"a whole {config.slo_period} error budget lasts "
-                        f"{budget_lasts_template(period)}."
+                        f"{remaining_budget_template(config, slo)}."
                     ),
                 )
             )

@@ -283,7 +283,7 @@ def _firing(
         raise ValueError(f"minute {at} is not an evaluation (every {every} minutes)")
     alerts = []
     name = budget_alert_name(config, slo)
-    period = duration_seconds(config.slo_period)
+    period_steps = duration_seconds(config.slo_period) // 60
     for burn in config.burn_rate_windows:
         threshold = burn.factor * slo.error_budget
         long_steps = duration_seconds(burn.long) // 60
@@ -317,6 +317,9 @@ def _firing(
         if (streak - 1) * every < minutes(burn.for_):
             continue
         value = burn_rate(traffic.ratio(at, long_steps), slo)
+        # The period's record the description reads: a ticket's own group evaluates it just
+        # before the ticket; a page's group runs first, so it reads the previous evaluation's.
+        period_step = at if burn.severity != PAGE_SEVERITY else at - every
         alerts.append(
             expected_alert(
                 {
@@ -331,8 +334,8 @@ def _firing(
                 f"SLO {slo.name} of job {config.job} in namespace {config.namespace} "
                 f"({slo.description}): over the last {burn.long} the error budget burned "
                 f"{one_decimal(value)}x as fast as the SLO allows (this alert: over "
-                f"{_factor(burn.factor)}x, over the last {burn.short} too); at that rate a whole "
-                f"{config.slo_period} error budget lasts {budget_lasts(period, value)}.",
+                f"{_factor(burn.factor)}x, over the last {burn.short} too); at that rate "
+                f"{remaining_text(config, slo, traffic.ratio(period_step, period_steps), value)}.",
                 runbook(config, name),
             )
         )
@@ -354,12 +357,28 @@ def one_decimal(value: float) -> str:
     return f"{value:.1f}"
 
 
-def budget_lasts(period_seconds: int, value: float) -> str:
-    """The description's ``round(period / value)`` query (``%f``-printed value) through
-    ``humanizeDuration``; refuses a quotient within float noise of a rounding edge."""
-    quotient = period_seconds / float(f"{value:.6f}")
+def remaining_text(
+    config: MonitoringConfig, slo: SLO, period_ratio: Fraction | None, value: float
+) -> str:
+    """The description's text on the budget left (``alerts.slo.remaining_budget_template``).
+
+    ``period_ratio``: the error ratio over the SLO period the template reads (``None``: no
+    record, or NaN); ``value``: the alert's burn rate. Left = ``1 - ratio / (1 - objective)``
+    as Prometheus computes it in floats; the duration ``round(period * left / value)`` from the
+    ``%f``-printed operands. Refuses values within float noise of an edge (0 left, a rounding).
+    """
+    period = config.slo_period
+    if period_ratio is None:
+        return f"what is left of the {period} error budget is unknown (no {period} SLI yet)"
+    left = 1 - float(period_ratio) / (1 - slo.objective)
+    _check_margin(Fraction(left), 0.0, "error budget left")
+    if not left > 0:
+        return f"the {period} error budget is already spent"
+    _check_margin(Fraction(left * 1e6) % 1, 0.5, "budget left printed with %f")
+    quotient = duration_seconds(period) * float(f"{left:.6f}") / float(f"{value:.6f}")
     _check_margin(Fraction(quotient) % 1, 0.5, "budget duration rounding")
-    return humanize_duration(math.floor(quotient + 0.5))
+    lasts = humanize_duration(math.floor(quotient + 0.5))
+    return f"the {humanize_percentage(left)} of the {period} error budget left lasts {lasts}"
 
 
 def _burn_scenarios(config: MonitoringConfig, pages: bool, every: int = 1) -> list[dict]:
@@ -583,6 +602,42 @@ def _low_traffic_outage(config: MonitoringConfig) -> list[dict]:
     return tests
 
 
+def _budget_left(config: MonitoringConfig) -> list[dict]:
+    """A burn after 30 healthy hours: the page states the share of the period's budget left and
+    how long it lasts at the measured burn rate (``remaining_text``), and the share shrinks
+    while the burn goes on. 20.8x the budget's rate for 70 minutes: the 14.4x page fires, the
+    slower windows stay quiet."""
+    tests = []
+    for slo in config.slos:
+        name = budget_alert_name(config, slo)
+        healthy, burning = 30 * 60, 70
+        ratio = Fraction(208, 10) * Fraction(slo.error_budget).limit_denominator(10**6)
+        traffic = Traffic.phases((healthy, 1000, 0), (burning, 1000, ratio * 1000))
+
+        def _clear(t: int, slo=slo, traffic=traffic) -> bool:
+            """Whether minute ``t`` is clear of printing edges (a burn of x.x5...)."""
+            try:
+                _firing(config, slo, traffic, t)
+            except ValueError:
+                return False
+            return True
+
+        first = first_page(config, slo, traffic, healthy + burning)
+        if not first:
+            raise ValueError(f"{name}: a 20.8x burn never pages")
+        start, end = min(first.values()), healthy + burning
+        times = {start - 1, start, end, next(t for t in range(start + 20, end) if _clear(t))}
+        tests.append(
+            {
+                "name": f"{name}: a 20.8x burn after 30 healthy hours states the budget left",
+                "interval": "1m",
+                "input_series": _series(config, slo, traffic),
+                "alert_rule_test": _minute_checks(config, slo, traffic, sorted(times)),
+            }
+        )
+    return tests
+
+
 # --- long windows at hourly resolution -----------------------------------------------------------
 def _long_windows(config: MonitoringConfig) -> list[dict]:
     """31 days of hourly samples whose error ratio changes so every window >= 2h differs.
@@ -644,6 +699,7 @@ def build(config: MonitoringConfig) -> list[TestFile]:
         + _outage(config)
         + _low_traffic(config)
         + _low_traffic_outage(config)
+        + _budget_left(config)
     )
     every = slow_every(config)
     order = tuple(g["name"] for g in slo_groups(config))
