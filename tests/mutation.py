@@ -47,6 +47,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import promql_parser
 import yaml
 
 from alerts import generate
@@ -79,6 +80,8 @@ class Mutant:
     kind: str
     detail: str
     rule: dict
+    original_expr: str = ""
+    """The rule's expression before the mutation (for ``equivalence``)."""
 
     def key(self) -> str:
         """A stable one-line id, e.g. ``demo-app.slo/DemoAppX#3 drop-matcher: job=...``."""
@@ -318,7 +321,8 @@ def mutants(groups: list[dict]) -> list[Mutant]:
                 fingerprint = f"{g['name']}#{index}:" + yaml.safe_dump(changed, sort_keys=True)
                 if changed != g["rules"][index] and fingerprint not in seen:
                     seen.add(fingerprint)
-                    result.append(Mutant(g["name"], index, name, kind, detail, changed))
+                    original = g["rules"][index]["expr"]
+                    result.append(Mutant(g["name"], index, name, kind, detail, changed, original))
 
             for kind, detail, expr in expr_mutants(rule["expr"], values):
                 make(kind, detail, {**rule, "expr": expr})
@@ -351,6 +355,128 @@ def sample(all_mutants: list[Mutant]) -> list[Mutant]:
             seen.add(key)
             picked.append(m)
     return picked
+
+
+# --- equivalent mutants ----------------------------------------------------------------------
+PER_SERIES_FUNCTIONS = frozenset(
+    (
+        *("rate", "increase", "irate", "delta", "idelta", "deriv", "resets", "changes"),
+        *("avg_over_time", "min_over_time", "max_over_time", "sum_over_time"),
+        *("count_over_time", "last_over_time", "present_over_time", "quantile_over_time"),
+        *("stddev_over_time", "abs", "ceil", "floor", "round", "sqrt", "exp", "ln", "log2"),
+        *("log10", "clamp", "clamp_min", "clamp_max", "predict_linear", "histogram_quantile"),
+    )
+)
+"""Functions whose output series each come from one input series (or, for
+``histogram_quantile``, from the series sharing all labels but ``le``), keeping its labels."""
+
+
+def _is_scalar(node) -> bool:
+    """A number or string literal, or an expression of literals only (e.g. ``(1 - 0.999)``)."""
+    kind = type(node).__name__
+    if kind in ("NumberLiteral", "StringLiteral"):
+        return True
+    if kind in ("ParenExpr", "UnaryExpr"):
+        return _is_scalar(node.expr)
+    if kind == "BinaryExpr":
+        return _is_scalar(node.lhs) and _is_scalar(node.rhs)
+    return False
+
+
+def _service_scope(node, old, label: str, value: str) -> tuple[bool, bool]:
+    """``(local, restricted)`` of a parsed, mutated PromQL node for the matcher ``label="value"``.
+
+    ``old`` is the same node in the unmutated expression (the trees have the same shape: a
+    dropped matcher changes one selector). *local*: the node's output series with
+    ``label=value`` are the same as ``old``'s (an unchanged node; per-series functions,
+    aggregations grouping by ``label`` and binary operators whose vector matching includes
+    ``label`` over local operands; ``and``/``unless`` also when only their left operand
+    changed, since their output is a subset of it). *restricted*: every output series carries
+    ``label=value`` (a selector with that matcher; ``or`` needs both sides, ``unless`` its left,
+    any other binary operator either side when it matches on ``label``). Anything else is
+    neither: conservative, so a mutant is called equivalent only when it is.
+    """
+    kind = type(node).__name__
+    unchanged = str(node) == str(old)
+    if _is_scalar(node):
+        return True, True  # no series: a binary operator takes the vector side's scope
+    if kind == "MatrixSelector":
+        node, old, kind = node.vector_selector, old.vector_selector, "VectorSelector"
+    if kind == "VectorSelector":
+        has = any(
+            m.name == label and str(m.op) == "MatchOp.Equal" and m.value == value
+            for m in node.matchers.matchers
+        )
+        return True, has and not node.matchers.or_matchers
+    if kind in ("ParenExpr", "UnaryExpr"):
+        return _service_scope(node.expr, old.expr, label, value)
+    if kind == "Call":
+        pairs = [(a, b) for a, b in zip(node.args, old.args, strict=True) if not _is_scalar(a)]
+        if len(pairs) != 1 or node.func.name not in PER_SERIES_FUNCTIONS or label == "le":
+            return unchanged, False
+        return _service_scope(*pairs[0], label, value)
+    if kind == "AggregateExpr":
+        modifier = node.modifier
+        if modifier is None or str(node.op) == "count_values":
+            return unchanged, False
+        by = str(modifier.type).endswith("By")
+        if (label in modifier.labels) != by:
+            return unchanged, False
+        return _service_scope(node.expr, old.expr, label, value)
+    if kind == "BinaryExpr":
+        scalars = [_is_scalar(side) for side in (node.lhs, node.rhs)]
+        left = _service_scope(node.lhs, old.lhs, label, value)
+        right = _service_scope(node.rhs, old.rhs, label, value)
+        if scalars[0] or scalars[1]:
+            return left if scalars[1] else right
+        matching = node.modifier.matching if node.modifier else None
+        on_label = matching is None or (
+            (label in matching.labels) == str(matching.type).endswith("Include")
+        )
+        op = str(node.op)
+        if op in ("and", "unless") and str(node.rhs) == str(old.rhs):
+            # A subset of the left operand's series, chosen by an unchanged right operand.
+            return left[0], left[1] or (op == "and" and on_label and right[1])
+        if not on_label:
+            return unchanged, False
+        local = left[0] and right[0]
+        if op == "or":
+            return local, left[1] and right[1]
+        if op == "unless":
+            return local, left[1]
+        return local, left[1] or right[1]
+    return unchanged, False
+
+
+def equivalence(mutant: Mutant) -> str | None:
+    """Why ``mutant`` is an equivalent mutant (no test can kill it), or ``None``.
+
+    One rule, proved on the parsed expression (promql_parser): a dropped equality matcher
+    ``L="v"`` when the mutated expression is still *local* and *restricted* in ``L``
+    (``_service_scope``). Local: the output series with ``L=v`` are computed from the same
+    input series as before, so they are unchanged; restricted: no output series has another
+    ``L`` (e.g. ``a{job="x"} / b{job="x"}`` with the matcher dropped on ``a``: one-to-one
+    matching on all labels drops the other jobs' ``a`` series again). The rule's output is then
+    the same series with the same values, so no alert or record can differ.
+    """
+    if mutant.kind != "drop-matcher":
+        return None
+    found = re.fullmatch(r'(\w+)\s*=\s*"([^"]*)"', mutant.detail)
+    if not found:
+        return None
+    label, value = found.groups()
+    try:
+        tree = promql_parser.parse(mutant.rule["expr"])
+        original = promql_parser.parse(mutant.original_expr)
+    except Exception:  # promql_parser raises plain exceptions on bad input
+        return None
+    local, restricted = _service_scope(tree, original, label, value)
+    if local and restricted:
+        return (
+            f"{label}={value} dropped on one operand; vector matching on {label} and the "
+            f"other operands' {label}={value} matchers keep the same series"
+        )
+    return None
 
 
 # --- running ----------------------------------------------------------------------------------
@@ -484,6 +610,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(chosen)} mutants")
         return 0
     all_units, reads = units(), readers(groups)
+    equivalent = [(m, why) for m in chosen if (why := equivalence(m))]
+    chosen = [m for m in chosen if not equivalence(m)]
     began = time.monotonic()
 
     def run(m: Mutant) -> str:
@@ -499,11 +627,14 @@ def main(argv: list[str] | None = None) -> int:
     score = killed / valid if valid else 1.0
     for m in invalid:
         print(f"invalid  {m.key()}")
+    for m, why in equivalent:
+        print(f"equivalent {m.key()}  ({why})")
     for m in survivors:
         print(f"SURVIVED {m.key()}")
     kinds = sorted({m.kind for m in chosen})
     print(
-        f"mutation score: {killed}/{valid} killed = {score:.1%} ({len(invalid)} invalid left out; "
+        f"mutation score: {killed}/{valid} killed = {score:.1%} ({len(invalid)} invalid and "
+        f"{len(equivalent)} equivalent left out, not run; "
         f"kinds: {', '.join(kinds)}; {elapsed:.0f}s with {args.jobs} jobs)"
     )
     if score < args.min_score:

@@ -62,6 +62,60 @@ def test_the_sample_covers_every_rule_and_every_kind_that_applies():
     assert {m.kind for m in sample} == set(mutation.KINDS)
 
 
+def _dropped(expr: str, matcher: str) -> mutation.Mutant:
+    """The generator's drop-matcher mutant of ``expr`` dropping ``matcher`` where it occurs
+    first."""
+    mutated = next(
+        changed
+        for kind, detail, changed in mutation.expr_mutants(expr, {})
+        if kind == "drop-matcher" and detail == matcher
+    )
+    rule = {"alert": "X", "expr": mutated}
+    return mutation.Mutant("g", 0, "X", "drop-matcher", matcher, rule, expr)
+
+
+@pytest.mark.parametrize(
+    ("expr", "matcher"),
+    [
+        ('a{job="x"} / b{job="x"}', 'job="x"'),
+        (
+            'sum by (job) (rate(a{job="x"}[5m])) / sum by (job) (rate(b{job="x"}[5m])) > 0.1',
+            'job="x"',
+        ),
+        (
+            '(sum by (job) (rate(a{job="x"}[5m])) or 0 * sum by (job) (rate(b{job="x"}[5m])))'
+            ' / sum by (job) (rate(b{job="x"}[5m]))',
+            'job="x"',
+        ),
+        ('a{job="x", slo="s"} / (1 - 0.999) > 14.4 and b{job="x", slo="s"} > 1', 'slo="s"'),
+        ('a{job="x", slo="s"} > 1 and b{slo="s"} > 1 and on (job) c{job="x"}', 'slo="s"'),
+        ('max by (job) (a{job="x"}) == 0 and on (job) max by (job) (b{job="x"}) > 0', 'job="x"'),
+    ],
+)
+def test_a_matcher_dropped_where_matching_restores_it_is_equivalent(expr, matcher):
+    """Vector matching on the label and another operand's matcher keep the same series."""
+    assert mutation.equivalence(_dropped(expr, matcher))
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        'a{job="x"} or b{job="x"}',  # or: the other jobs' a series stay
+        'a{job="x"} unless b{job="x"}',  # unless: the left side is not filtered by b
+        'sum(rate(a{job="x"}[5m])) / sum(rate(b{job="x"}[5m]))',  # sums over every job
+        'a{job="x"} / on (instance) b{job="x"}',  # matching ignores job
+        'a{job="x"} / ignoring (job) b{job="x"}',
+        'a{job="x"} > 1 and on (namespace) b{job="x"}',
+        'sum by (job) (a{job="x"}) > 1',  # nothing else restricts job
+        'absent(a{job="x"})',
+        'a{job="x"} and b{job="y"}',  # the other operand keeps another job, not x
+    ],
+)
+def test_a_matcher_dropped_where_nothing_restores_it_is_not_equivalent(expr):
+    """Equivalence is claimed only when proved: these mutants can be killed."""
+    assert mutation.equivalence(_dropped(expr, 'job="x"')) is None
+
+
 def test_a_mutant_runs_only_tests_naming_its_rule_or_a_reader():
     """An alert's mutant runs the test groups naming it; a record's, also its readers'."""
     units, reads = mutation.units(), mutation.readers(GROUPS)
