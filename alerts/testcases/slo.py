@@ -22,12 +22,18 @@ time, would differ slightly under a promtool 3.x.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 from prometheus_client.utils import floatToGoString
 
-from alerts.slo import PAGE_SEVERITY, budget_alert_name, min_requests, traffic_guarded
+from alerts.slo import (
+    PAGE_SEVERITY,
+    budget_alert_name,
+    fast_windows,
+    min_requests,
+    traffic_guarded,
+)
 from alerts.slo import groups as slo_groups
 from alerts.testcases import (
     TestFile,
@@ -63,6 +69,7 @@ class Traffic:
     total: list[Fraction]
     bad: list[Fraction]
     bad_from: int = 0
+    _prefixes: dict[int, list[Fraction]] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def phases(cls, *phases: tuple[int, float, float], bad_from: int = 0) -> Traffic:
@@ -75,7 +82,14 @@ class Traffic:
 
     def cumulative(self, counts: list[Fraction], step: int) -> Fraction:
         """Counter value at sample ``step`` (the sum of the counts before it)."""
-        return sum(counts[:step], Fraction(0))
+        key = id(counts)
+        prefix = self._prefixes.get(key)
+        if prefix is None or len(prefix) != len(counts) + 1:
+            prefix = [Fraction(0)]
+            for count in counts:
+                prefix.append(prefix[-1] + count)
+            self._prefixes[key] = prefix
+        return prefix[min(max(step, 0), len(counts))]
 
     def count(self, step: int, window_steps: int) -> Fraction:
         """Requests in the window ending at sample ``step`` (what ``increase`` gives here:
@@ -209,6 +223,50 @@ def _records_constant(config: MonitoringConfig) -> list[dict]:
                 "SLO records: constant error ratios over API routes; probes and "
                 "unmatched 404s excluded"
             ),
+            "interval": "1m",
+            "input_series": inputs,
+            "promql_expr_test": checks,
+        }
+    ]
+
+
+def recency_counts(steps: int, windows: list[int], high: Fraction, low: Fraction) -> list[Fraction]:
+    """Per-step counts, oldest first, whose rate over each of ``windows`` (in steps) differs
+    from that over half of it, and does not depend on the window's first step.
+
+    The two most recent steps carry ``high``, the others ``low``, except the first step of each
+    window ``w`` (the ``w``-th most recent), which carries the mean of the ``w - 1`` steps after
+    it. So the increase over ``w`` steps is ``w / (w - 1)`` times that over ``w - 1``: exactly
+    what Prometheus 3 reads, whose ranges leave out the sample at the window's start and
+    extrapolate the rest's rate over that step; 2.x counts the step itself. Both read the same
+    rate, while every shorter window reads a higher one.
+    """
+    recent = [high, high] + [low] * (steps - 2)  # recent[i]: the (i + 1)-th most recent step
+    for w in sorted(windows):
+        if 2 < w <= steps:
+            recent[w - 1] = sum(recent[: w - 1], Fraction(0)) / (w - 1)
+    return recent[::-1]
+
+
+def _records_recency(config: MonitoringConfig) -> list[dict]:
+    """Requests and errors concentrated in the last minutes (both counters from
+    ``recency_counts``, so boundary-proof): each fast window records its own ratio, and a window
+    of the wrong length on any one selector (e.g. half) is caught."""
+    windows = [duration_seconds(w) // 60 for w in fast_windows(config)]
+    steps = max(windows) + 40
+    inputs, checks = [], []
+    for i, slo in enumerate(config.slos):
+        scale = Fraction(slo.error_budget).limit_denominator(10**6)
+        total = recency_counts(steps, windows, Fraction(3000), Fraction(1000))
+        bad = recency_counts(steps, windows, 3000 * 47 * scale, 1000 * scale * 7 / (13 * (i + 2)))
+        traffic = Traffic(total, bad)
+        inputs += _series(config, slo, traffic)
+        for window in fast_windows(config):
+            ratio = traffic.ratio(steps, duration_seconds(window) // 60)
+            checks.append(_record_check(config, slo, window, ratio, f"{steps}m"))
+    return [
+        {
+            "name": "SLO records: traffic and errors in the last minutes, each fast window its own",
             "interval": "1m",
             "input_series": inputs,
             "promql_expr_test": checks,
@@ -421,6 +479,45 @@ def _burn_scenarios(config: MonitoringConfig, pages: bool, every: int = 1) -> li
     return tests
 
 
+def _short_window_only(config: MonitoringConfig, every: int) -> list[dict]:
+    """Per ticket: a burn at 1.3x its threshold that started recently (its short window burns
+    for longer than ``for``, its long window stays under): no ticket, since both windows must
+    burn. The data (twice the burn, healthy before it) can be shorter than the long window,
+    whose ratio is then 0.65x its threshold."""
+    tests = []
+    for slo in config.slos:
+        name = budget_alert_name(config, slo)
+        for burn in (b for b in config.burn_rate_windows if b.severity != PAGE_SEVERITY):
+            burning = minutes(burn.short) + minutes(burn.for_) + 3 * every
+            steps = (
+                2 * burning
+            )  # shorter than the long window: its ratio is 1.3 / 2 of the threshold
+            steps += -steps % every
+            ratio = Fraction(burn.factor * slo.error_budget * 1.3).limit_denominator(10**6)
+            traffic = Traffic.phases(
+                (steps - burning, PER_STEP, 0), (burning, PER_STEP, ratio * PER_STEP)
+            )
+            long_ratio = traffic.ratio(steps, minutes(burn.long))
+            if not long_ratio < burn.factor * slo.error_budget:
+                raise ValueError(f"{name} {burn.long}: the long window burns too")
+            checks = [
+                alert_check(t, name, _firing(config, slo, traffic, t, every=every))
+                for t in (steps - 2 * every, steps)
+            ]
+            tests.append(
+                {
+                    "name": (
+                        f"{name} {burn.long}/{burn.short}: only the {burn.short} window burns: "
+                        f"no ticket (rules evaluated every {every}m)"
+                    ),
+                    "interval": "1m",
+                    "input_series": _series(config, slo, traffic),
+                    "alert_rule_test": checks,
+                }
+            )
+    return tests
+
+
 def _elsewhere(config: MonitoringConfig, slo: SLO, steps: int) -> list[dict]:
     """Another job's and namespace's burning SLO beside ours, for the silent burn cases: their
     records at a ratio of 1 and their API traffic, all failing (the rules record only our job,
@@ -559,13 +656,33 @@ OUTAGE_PER_MINUTE = 12
 
 
 def first_page(config: MonitoringConfig, slo: SLO, traffic: Traffic, until: int) -> dict[str, int]:
-    """``{short window: first minute its page fires}`` per the model, up to minute ``until``."""
+    """``{short window: first minute its page fires}`` per the model, up to minute ``until``.
+
+    For scenarios where a page, once firing, stays firing up to ``until`` (a burn or outage
+    that goes on): a bisection per page (the model costs O(minutes) per minute evaluated).
+    Raises ``ValueError`` when the found minute is not the first (the scenario is not of that
+    kind).
+    """
+
+    def pages(t: int) -> set[str]:
+        return {
+            a["exp_labels"]["short_window"]
+            for a in _firing(config, slo, traffic, t)
+            if a["exp_labels"]["severity"] == PAGE_SEVERITY
+        }
+
     first: dict[str, int] = {}
-    for t in range(until + 1):
-        for a in _firing(config, slo, traffic, t):
-            labels = a["exp_labels"]
-            if labels["severity"] == PAGE_SEVERITY:
-                first.setdefault(labels["short_window"], t)
+    for short in sorted(pages(until)):
+        low, high = 0, until  # pages(high) holds short
+        while low < high:
+            middle = (low + high) // 2
+            if short in pages(middle):
+                high = middle
+            else:
+                low = middle + 1
+        if low and short in pages(low - 1):
+            raise ValueError(f"{slo.name} {short}: the page does not stay firing")
+        first[short] = low
     return first
 
 
@@ -603,16 +720,17 @@ def _low_traffic_outage(config: MonitoringConfig) -> list[dict]:
 
 
 def _budget_left(config: MonitoringConfig) -> list[dict]:
-    """A burn after 30 healthy hours: the page states the share of the period's budget left and
-    how long it lasts at the measured burn rate (``remaining_text``), and the share shrinks
-    while the burn goes on. 20.8x the budget's rate for 70 minutes: the 14.4x page fires, the
-    slower windows stay quiet."""
+    """A burn after a busy, healthy afternoon: the page states the share of the period's budget
+    left and how long it lasts at the measured burn rate (``remaining_text``), and the share
+    shrinks while the burn goes on. 4h at 8,000 requests a minute without errors, then 70
+    minutes at 1,000 a minute burning 20.8x: the 14.4x page fires once the busy hour has left
+    its 1h window; the slower windows stay quiet."""
     tests = []
     for slo in config.slos:
         name = budget_alert_name(config, slo)
-        healthy, burning = 30 * 60, 70
+        healthy, burning = 4 * 60, 70
         ratio = Fraction(208, 10) * Fraction(slo.error_budget).limit_denominator(10**6)
-        traffic = Traffic.phases((healthy, 1000, 0), (burning, 1000, ratio * 1000))
+        traffic = Traffic.phases((healthy, 8000, 0), (burning, 1000, ratio * 1000))
 
         def _clear(t: int, slo=slo, traffic=traffic) -> bool:
             """Whether minute ``t`` is clear of printing edges (a burn of x.x5...)."""
@@ -626,15 +744,47 @@ def _budget_left(config: MonitoringConfig) -> list[dict]:
         if not first:
             raise ValueError(f"{name}: a 20.8x burn never pages")
         start, end = min(first.values()), healthy + burning
-        times = {start - 1, start, end, next(t for t in range(start + 20, end) if _clear(t))}
+        middle = next((t for t in range(start + 5, end) if _clear(t)), None)
+        times = {start - 1, start, end} | ({middle} if middle else set())
         tests.append(
             {
-                "name": f"{name}: a 20.8x burn after 30 healthy hours states the budget left",
+                "name": f"{name}: a 20.8x burn after a busy afternoon states the budget left",
                 "interval": "1m",
                 "input_series": _series(config, slo, traffic),
                 "alert_rule_test": _minute_checks(config, slo, traffic, sorted(times)),
             }
         )
+    return tests
+
+
+def _quiet_outage_guard(config: MonitoringConfig) -> list[dict]:
+    """Per guarded page: a total outage at 1.55x the requests its guard needs over the long
+    window (``min_requests`` / long window per minute): the page fires once the long window
+    holds enough requests, though half the window never would (it holds 0.775x)."""
+    tests = []
+    for slo in config.slos:
+        name = budget_alert_name(config, slo)
+        for burn in (b for b in config.burn_rate_windows if traffic_guarded(b)):
+            per_minute = Fraction(min_requests(slo, burn) * 1.55 / minutes(burn.long))
+            per_minute = per_minute.limit_denominator(10**4)
+            steps = minutes(burn.long) + minutes(burn.for_) + 30
+            traffic = Traffic.phases((steps, per_minute, per_minute))
+            first = first_page(config, slo, traffic, steps).get(burn.short)
+            if first is None or first <= minutes(burn.long) // 2:
+                raise ValueError(f"{name} {burn.long}: the quiet outage does not test the guard")
+            tests.append(
+                {
+                    "name": (
+                        f"{name} {burn.long}/{burn.short}: every request fails at "
+                        f"{float(per_minute):.3g} a minute: pages once {burn.long} holds enough"
+                    ),
+                    "interval": "1m",
+                    "input_series": _series(config, slo, traffic),
+                    "alert_rule_test": _minute_checks(
+                        config, slo, traffic, sorted({first - 1, first, steps})
+                    ),
+                }
+            )
     return tests
 
 
@@ -693,6 +843,7 @@ def build(config: MonitoringConfig) -> list[TestFile]:
     """
     minute_tests = (
         _records_constant(config)
+        + _records_recency(config)
         + _records_no_errors_yet(config)
         + _idle(config)
         + _burn_scenarios(config, pages=True)
@@ -700,6 +851,7 @@ def build(config: MonitoringConfig) -> list[TestFile]:
         + _low_traffic(config)
         + _low_traffic_outage(config)
         + _budget_left(config)
+        + _quiet_outage_guard(config)
     )
     every = slow_every(config)
     order = tuple(g["name"] for g in slo_groups(config))
@@ -707,7 +859,7 @@ def build(config: MonitoringConfig) -> list[TestFile]:
         TestFile("slo", minute_tests, group_eval_order=order),
         TestFile(
             "slo-long",
-            _burn_scenarios(config, pages=False, every=every),
+            _burn_scenarios(config, pages=False, every=every) + _short_window_only(config, every),
             evaluation_interval=f"{every}m",
             group_eval_order=order,
         ),
