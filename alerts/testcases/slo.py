@@ -274,6 +274,44 @@ def _records_recency(config: MonitoringConfig) -> list[dict]:
     ]
 
 
+def _gone_check_time(last: int, window: int, step: int) -> int | None:
+    """An evaluation (a multiple of ``step``) after the last sample ``last`` at which a range of
+    ``window`` still holds two samples (the last two) and half of it none: in ``(last + window /
+    2, last + window - step]``, or ``None`` when the resolution ``step`` leaves no such time."""
+    earliest = -(-(last + window // 2 + 1) // step) * step
+    latest = last + window - step
+    return earliest if earliest <= latest else None
+
+
+def _records_after_the_last_scrape(
+    config: MonitoringConfig, step: int, windows: list[str], name: str
+) -> list[dict]:
+    """Availability without any 5xx series, after the app's last scrape (a stale marker): each
+    window's record stays 0 while the window still holds the last samples (``or 0 * total``
+    over the same window), and none would with that term over half the window."""
+    tests = []
+    last = 10 * step
+    for slo in (s for s in config.slos if s.latency_threshold_seconds is None):
+        traffic = Traffic.phases((last // step, 1000, 0), bad_from=last // step)
+        inputs = _series(config, slo, traffic)[:1]
+        inputs[0]["values"] += " stale"
+        checks = []
+        for window in windows:
+            at = _gone_check_time(last, duration_seconds(window), step)
+            if at is not None:
+                checks.append(_record_check(config, slo, window, Fraction(0), f"{at}s"))
+        if checks:
+            tests.append(
+                {
+                    "name": f"SLO records: {slo.name} without 5xx after the last scrape {name}",
+                    "interval": f"{step}s",
+                    "input_series": inputs,
+                    "promql_expr_test": checks,
+                }
+            )
+    return tests
+
+
 def _records_no_errors_yet(config: MonitoringConfig) -> list[dict]:
     """Traffic without any 5xx series: availability's ratio is 0, not missing."""
     availability = [s for s in config.slos if s.latency_threshold_seconds is None]
@@ -844,6 +882,7 @@ def build(config: MonitoringConfig) -> list[TestFile]:
     minute_tests = (
         _records_constant(config)
         + _records_recency(config)
+        + _records_after_the_last_scrape(config, 60, list(fast_windows(config)), "(minutes)")
         + _records_no_errors_yet(config)
         + _idle(config)
         + _burn_scenarios(config, pages=True)
@@ -863,5 +902,15 @@ def build(config: MonitoringConfig) -> list[TestFile]:
             evaluation_interval=f"{every}m",
             group_eval_order=order,
         ),
-        TestFile("slo-windows", _long_windows(config), evaluation_interval="1h"),
+        TestFile(
+            "slo-windows",
+            _long_windows(config)
+            + _records_after_the_last_scrape(
+                config,
+                3600,
+                [w for w in config.slo_windows() if w not in fast_windows(config)],
+                "(hours)",
+            ),
+            evaluation_interval="1h",
+        ),
     ]
