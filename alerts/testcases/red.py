@@ -63,6 +63,32 @@ def histogram(
     return out
 
 
+def histogram_steps(
+    config: MonitoringConfig, pod: int, route: str, steps: list[dict[float, float]]
+) -> list[dict]:
+    """Like ``histogram``, but with per-step bucket counts: ``steps[i]`` maps a bucket's upper
+    bound to the requests landing in it between samples i and i + 1."""
+    labels = {**pod_labels(config, pod), "method": "GET", "route": route}
+    name = metric_names.HTTP_REQUEST_DURATION
+
+    def values(pick) -> str:
+        total, out = 0.0, ["0"]
+        for step in steps:
+            total += sum(n for upper, n in step.items() if pick(upper))
+            out.append(f"{total:g}")
+        return " ".join(out)
+
+    result = [
+        {
+            "series": series(f"{name}_bucket", {**labels, "le": floatToGoString(edge)}),
+            "values": values(lambda upper, edge=edge: upper <= edge),
+        }
+        for edge in (*metric_names.HTTP_DURATION_BUCKETS, float("inf"))
+    ]
+    result.append({"series": series(f"{name}_count", labels), "values": values(lambda _: True)})
+    return result
+
+
 def _error_ratio(config: MonitoringConfig, prefix: str) -> list[dict]:
     name = f"{prefix}HttpErrorRatioHigh"
     wait = minutes(config.error_ratio_for)
@@ -181,12 +207,13 @@ def _latency(config: MonitoringConfig, prefix: str) -> list[dict]:
     low, high = edges[slow_index], edges[slow_index + 1]
     at = max(e for e in edges if e <= threshold)
     lower = edges[edges.index(at) - 1]
-    # Just above: (q + 0.1 %) of the requests at or below `low`, the rest in (low, high]. The
-    # quantile's rank q*N then falls 0.1 % of N into the slow bucket, and histogram_quantile
-    # interpolates linearly inside it: low + (high - low) * 0.1 % / (1 - q + 0.1 %).
-    share_fast = LATENCY_QUANTILE - 0.001
+    # Just above: (q - 0.01 %) of the requests at or below `low`, the rest in (low, high]. The
+    # quantile's rank q*N then falls 0.01 % of N into the slow bucket, and histogram_quantile
+    # interpolates linearly inside it: low + (high - low) * 0.01 % / (1 - q + 0.01 %), within
+    # 1.5 % of the threshold (so a threshold 10 % higher is caught).
+    share_fast = LATENCY_QUANTILE - 0.0001
     slow = {low: PER_MINUTE * share_fast, high: PER_MINUTE * (1 - share_fast)}
-    p99 = low + (high - low) * 0.001 / (1 - share_fast)
+    p99 = low + (high - low) * 0.0001 / (1 - share_fast)
     firing = [
         expected_alert(
             {"job": config.job, "namespace": config.namespace, "severity": "warning"},
@@ -201,7 +228,38 @@ def _latency(config: MonitoringConfig, prefix: str) -> list[dict]:
     # Just below: every request in (lower, at]: p99 = lower + (at - lower) * q < at <= threshold.
     fast = {at: PER_MINUTE}
     slow_probe = histogram(config, 1, metric_names.ROUTE_HEALTHZ, {float("inf"): PER_MINUTE}, steps)
+    # Slow for long, then the last two minutes fast: the rate window still holds 3 slow minutes
+    # (p99 high) while one half as long would hold only the fast ones. Its first step carries
+    # the mean of the rest (half slow, half fast), so 3.x (which drops that step and
+    # extrapolates) reads the same p99: half of the window's requests in (low, high].
+    window = minutes(config.rate_window)
+    all_slow, all_fast = {high: PER_MINUTE}, {at: PER_MINUTE}
+    recent = [all_fast, all_fast] + [all_slow] * (window - 3)
+    recent.append({high: PER_MINUTE / 2, at: PER_MINUTE / 2})
+    ending = [all_slow] * (wait + 5) + recent[::-1]
+    slow_share = (window - 2 - 0.5) / window  # of the window's requests, in (low, high]
+    p99_ending = low + (high - low) * (LATENCY_QUANTILE - (1 - slow_share)) / slow_share
+    ending_alert = [
+        {
+            **firing[0],
+            "exp_annotations": {
+                **firing[0]["exp_annotations"],
+                "description": firing[0]["exp_annotations"]["description"].replace(
+                    humanize_duration(p99), humanize_duration(p99_ending)
+                ),
+            },
+        }
+    ]
     return [
+        {
+            "name": (
+                f"{name}: slow, then fast for the last 2 minutes: the {config.rate_window} "
+                f"window still holds the slow ones ({humanize_duration(p99_ending)})"
+            ),
+            "interval": "1m",
+            "input_series": histogram_steps(config, 0, API_ROUTE, ending),
+            "alert_rule_test": [alert_check(len(ending), name, ending_alert)],
+        },
         {
             "name": f"{name}: p99 just above the threshold ({humanize_duration(p99)})",
             "interval": "1m",
