@@ -17,7 +17,9 @@ Mutant kinds (issue 18), each applied at every place it fits:
   every other value of that label used in the file.
 
 A mutant that promtool refuses to load (``check rules`` fails) is *invalid*, reported apart and
-left out of the score. Mutations are textual on the PromQL (strings, ``{...}`` and ``[...]``
+left out of the score. A mutant proved *equivalent* (``equivalence``: a dropped matcher that
+vector matching restores, on the parsed expression) is reported apart, not run, and left out
+of the score too. Mutations are textual on the PromQL (strings, ``{...}`` and ``[...]``
 are skipped where they do not apply): the rules are generated in a regular layout, and a few
 lines of tokenising are simpler than a PromQL printer (promql_parser parses but cannot print a
 changed tree).
