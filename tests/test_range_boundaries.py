@@ -29,13 +29,10 @@ TESTS_DIR = ROOT / "alerts" / "tests"
 RULES = ROOT / "alerts" / "generated" / "demo-app.rules.yaml"
 MODEL_CHECKED = {"outage.test.yaml"}
 """Files whose generator proves every verdict under both range semantics."""
-KNOWN = {"slo.test.yaml", "slo-long.test.yaml", "slo-windows.test.yaml"}
-"""Not yet boundary-proof (issue 18, open). The SLO scenarios whose traffic changes inside a
-window (outages, a burn after healthy hours, one failing request, the hourly windows' steps)
-read a different ratio under 3.x, whose extrapolation stands in the rest of the window's mean
-for the dropped step; their exact values (records, the burn printed in a page's text) then
-differ. The constant-ratio and ``recency_counts`` cases hold. Listed until fixed; the test fails
-once a file is clean so its entry cannot outlive the defect."""
+KNOWN: set[str] = set()
+"""Files not yet boundary-proof, listed until fixed (the test fails once a listed file is
+clean, so an entry cannot outlive the defect). None today: the SLO files' cases whose traffic
+changes inside a window are built per check time with ``alerts.testcases.slo.boundary_proof``."""
 
 
 def expand(values: str) -> list[float | None]:
@@ -86,7 +83,58 @@ def rule_ranges(path: Path = RULES) -> dict[str, set[int]]:
     return ranges
 
 
-def edge_dependencies(path: Path, ranges: dict[str, set[int]]) -> list[str]:
+def ranges_by_rule(path: Path = RULES) -> dict[str, dict[str, set[int]]]:
+    """Rule name (record or alert) -> metric name -> the ranges (seconds) that rule depends on,
+    through the records it reads (recursively)."""
+    rules = [r for g in yaml.safe_load(path.read_text())["groups"] for r in g["rules"]]
+    own: dict[str, dict[str, set[int]]] = {}
+    reads: dict[str, set[str]] = {}
+    names = {r.get("record") or r["alert"] for r in rules}
+    for rule in rules:
+        name = rule.get("record") or rule["alert"]
+        mine = own.setdefault(name, {})
+        for metric, r in re.findall(r"([A-Za-z_:][\w:]*)\{[^}]*\}\[(\d+[smhdw])\]", rule["expr"]):
+            mine.setdefault(metric, set()).add(duration_seconds(r))
+        found = set(re.findall(r"[A-Za-z_:][\w:]*", rule["expr"])) & names
+        reads.setdefault(name, set()).update(found - {name})
+    closed: dict[str, dict[str, set[int]]] = {}
+    for name in own:
+        result: dict[str, set[int]] = {}
+        seen, todo = {name}, [name]
+        while todo:
+            current = todo.pop()
+            for metric, rs in own.get(current, {}).items():
+                result.setdefault(metric, set()).update(rs)
+            for other in reads.get(current, set()) - seen:
+                seen.add(other)
+                todo.append(other)
+        closed[name] = result
+    return closed
+
+
+def _check_ranges(
+    check: dict, ranges: dict[str, set[int]], per_rule: dict[str, dict[str, set[int]]] | None
+) -> dict[str, set[int]]:
+    """The ranges an assertion depends on: those of the rules it names (its alert, or the
+    records in its expression); all of ``ranges`` when it names none or ``per_rule`` is None."""
+    if per_rule is None:
+        return ranges
+    named = {check["alertname"]} if "alertname" in check else set()
+    named |= set(re.findall(r"[A-Za-z_:][\w:]*", check.get("expr", ""))) & set(per_rule)
+    if not named:
+        return ranges
+    result: dict[str, set[int]] = {}
+    for name in named:
+        for metric, rs in per_rule.get(name, {}).items():
+            result.setdefault(metric, set()).update(rs)
+    return result
+
+
+def edge_dependencies(
+    path: Path,
+    ranges: dict[str, set[int]],
+    per_rule: dict[str, dict[str, set[int]]] | None = None,
+) -> list[str]:
     """Assertions of one test file that depend on a sample exactly at a range's left edge."""
     content = yaml.safe_load(path.read_text())
     found = []
@@ -96,8 +144,9 @@ def edge_dependencies(path: Path, ranges: dict[str, set[int]]) -> list[str]:
         checks = test.get("alert_rule_test", []) + test.get("promql_expr_test", [])
         for check in checks:
             at = _seconds(check["eval_time"])
+            used = _check_ranges(check, ranges, per_rule)
             for name, samples in inputs:
-                for r in sorted(ranges.get(name.split("{")[0], ())):
+                for r in sorted(used.get(name.split("{")[0], ())):
                     edge = at - r
                     if edge < 0 or edge % step:
                         continue
@@ -105,6 +154,8 @@ def edge_dependencies(path: Path, ranges: dict[str, set[int]]) -> list[str]:
                     if k >= len(samples) or samples[k] is None:
                         continue
                     window = samples[k : end + 1]
+                    while window and window[-1] is None:  # ended (stale): the same for both
+                        window.pop()
                     counter = re.match(r"[\w:]+(_total|_count|_bucket)\{", name)
                     if len(window) < 3 or None in window[1:]:
                         moved = True
@@ -182,7 +233,7 @@ def test_no_assertion_depends_on_a_sample_at_a_range_left_edge(path):
     """Every assertion holds whether or not the sample at ``t - range`` counts."""
     if path.name in MODEL_CHECKED:
         pytest.skip("verdicts proved under both semantics by the generator")
-    found = edge_dependencies(path, rule_ranges())
+    found = edge_dependencies(path, rule_ranges(), ranges_by_rule())
     if path.name in KNOWN:
         assert found, f"{path.name} is boundary-proof now: remove it from KNOWN"
         pytest.xfail(f"{len(found)} edge-dependent assertions, not yet fixed: {found}")

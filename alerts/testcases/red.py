@@ -75,7 +75,7 @@ def histogram_steps(
         total, out = 0.0, ["0"]
         for step in steps:
             total += sum(n for upper, n in step.items() if pick(upper))
-            out.append(f"{total:g}")
+            out.append(str(int(total)) if total.is_integer() else repr(total))
         return " ".join(out)
 
     result = [
