@@ -253,7 +253,7 @@ def test_full_metrics_dir_keeps_serving_and_reports_503_without_respawns(server,
     """A 32 KiB metrics filesystem: no SIGBUS respawn loop; requests served; /metrics 503
     with a JSON reason naming the directory and the cause, logged once per worker."""
     srv = server({"WEB_CONCURRENCY": "2"}, multiproc_dir=full_tmpfs)
-    workers = sorted(srv.worker_pids())
+    workers = sorted(srv.wait_workers(2))  # both booted: a slow second boot is not a respawn
     for _ in range(20):
         assert srv.get("/hello").status_code == 200
     scrape = srv.get("/metrics")
