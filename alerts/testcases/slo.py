@@ -188,6 +188,57 @@ def _series(
     ]
 
 
+def _client_closed(config: MonitoringConfig, traffic: Traffic, pod: int = 0) -> list[dict]:
+    """API requests the client gave up on (``status="499"``, one per step of ``traffic.total``):
+    the availability SLI leaves them out, so a dropped ``status!="499"`` matcher shows."""
+    labels = {
+        **pod_labels(config, pod),
+        "method": "GET",
+        "route": API_ROUTE,
+        "status": metric_names.STATUS_CLIENT_CLOSED,
+    }
+    return [
+        {
+            "series": series(metric_names.HTTP_REQUESTS, labels),
+            "values": _counter_values(traffic.total),
+        }
+    ]
+
+
+def _other_buckets(
+    config: MonitoringConfig, slo: SLO, traffic: Traffic, pod: int = 0
+) -> list[dict]:
+    """The latency histogram's other buckets beside the SLO's (``_series`` exports only that
+    one): a faster bucket with half the fast requests and ``+Inf`` with all of them, as the app
+    exports a full histogram. A dropped ``le`` matcher then sums every bucket."""
+    name = metric_names.HTTP_REQUEST_DURATION
+    labels = {**pod_labels(config, pod), "method": "GET", "route": API_ROUTE}
+    fast = [t - b for t, b in zip(traffic.total, traffic.bad, strict=True)]
+    faster = floatToGoString(slo.latency_threshold_seconds / 2)
+    return [
+        {
+            "series": series(f"{name}_bucket", {**labels, "le": faster}),
+            "values": _counter_values([f / 2 for f in fast]),
+        },
+        {
+            "series": series(f"{name}_bucket", {**labels, "le": "+Inf"}),
+            "values": _counter_values(traffic.total),
+        },
+    ]
+
+
+def _outside_the_sli(config: MonitoringConfig, slo: SLO, steps: int, per_minute: int) -> list[dict]:
+    """Requests the SLI and the page guard must not count, ``per_minute`` of each: kubelet
+    probes on ``/healthz`` (fast, 200) and, for availability, API requests closed by the
+    client (499). Enough of them to pass any page's guard alone, so a page guard with a
+    dropped ``route`` or ``status`` matcher pages on them."""
+    noise = Traffic.phases((steps, per_minute, 0))
+    result = _series(config, slo, noise, 2, metric_names.ROUTE_HEALTHZ)
+    if slo.latency_threshold_seconds is None:
+        result = result[:1] + _client_closed(config, noise, 2)  # no 5xx series for the probes
+    return result
+
+
 # --- recording rules -----------------------------------------------------------------------------
 def _record_check(
     config: MonitoringConfig, slo: SLO, window: str, ratio: Fraction, eval_time: str
@@ -212,7 +263,8 @@ def _record_check(
 def _records_constant(config: MonitoringConfig) -> list[dict]:
     """Constant traffic on two pods; failing, slow probes on the side must not count, and
     neither must a scanner's fast 404s on ``<unmatched>`` (ten times the API traffic), which
-    would otherwise dilute the ratios tenfold."""
+    would otherwise dilute the ratios tenfold, nor requests the client closed (499). The
+    latency histogram carries its other buckets too (``_other_buckets``)."""
     steps = 65
     ratios = {slo.name: Fraction(2 + 28 * i, 1000) for i, slo in enumerate(config.slos)}
     inputs, checks = [], []
@@ -221,6 +273,12 @@ def _records_constant(config: MonitoringConfig) -> list[dict]:
         probe = Traffic.phases((steps, 500, 500))  # every probe fails and is slow
         scanner = Traffic.phases((steps, 20_000, 0))  # fast 404s, never a 5xx
         inputs += _series(config, slo, traffic, 0) + _series(config, slo, traffic, 1)
+        for pod in (0, 1):
+            if slo.latency_threshold_seconds is None:
+                # 300 a step closed by the client: left out, or the ratios dilute by 30 %.
+                inputs += _client_closed(config, Traffic.phases((steps, 300, 0)), pod)
+            else:
+                inputs += _other_buckets(config, slo, traffic, pod)
         # Another job's and namespace's failing API traffic must not enter our records.
         failing = _series(config, slo, Traffic.phases((steps, 1000, 500)), 0)
         inputs += relabel(failing, job="some-other-job")
@@ -291,10 +349,17 @@ def boundary_proof(slo: SLO, traffic: Traffic, at: int, windows: list[int]) -> T
 
 
 def _split_per_check(
-    config: MonitoringConfig, slo: SLO, traffic: Traffic, times, name: str, checks_at
+    config: MonitoringConfig,
+    slo: SLO,
+    traffic: Traffic,
+    times,
+    name: str,
+    checks_at,
+    extra: list[dict] | None = None,
 ) -> list[dict]:
     """One test per check time ``t``, each on ``boundary_proof(traffic, t)`` over every window
-    the SLO rules read, with ``checks_at(traffic, t)`` as its alert checks."""
+    the SLO rules read, with ``checks_at(traffic, t)`` as its alert checks. ``extra``: input
+    series added unchanged (constant-rate ones, boundary-proof as they are)."""
     windows = [duration_seconds(w) // 60 for w in config.slo_windows()]
     tests = []
     for t in sorted(times):
@@ -303,7 +368,7 @@ def _split_per_check(
             {
                 "name": f"{name} (checked at {t}m)",
                 "interval": "1m",
-                "input_series": _series(config, slo, proof),
+                "input_series": _series(config, slo, proof) + list(extra or []),
                 "alert_rule_test": checks_at(proof, t),
             }
         )
@@ -717,6 +782,10 @@ def _low_traffic(config: MonitoringConfig) -> list[dict]:
     stops it. The generator refuses a config for which that case would not page unguarded (the
     case would be moot). At the higher rate (2.5 a minute) the guard passes (153 > 69.4) and
     the ratio itself (1/153) stays under the threshold.
+
+    The quiet service also answers kubelet probes and has clients that give up (499s), 30 a
+    minute of each (``_outside_the_sli``): enough to pass every guard, so the guard must count
+    API requests only. Checked also at minute 64, while a 1h page on them would fire.
     """
     tests = []
     for slo in config.slos:
@@ -728,6 +797,9 @@ def _low_traffic(config: MonitoringConfig) -> list[dict]:
             traffic = Traffic.phases(
                 (healthy, per_minute, 0), (1, max(per_minute, 1), 1), (after, per_minute, 0)
             )
+            steps = healthy + 1 + after
+            noise = _outside_the_sli(config, slo, steps, 30) if per_minute == low else []
+            checked = sorted(set(times) | {healthy + 4}) if per_minute == low else times
             would_page = [
                 a
                 for t in times
@@ -740,9 +812,11 @@ def _low_traffic(config: MonitoringConfig) -> list[dict]:
                 config,
                 slo,
                 traffic,
-                times,
-                f"{name}: {per_minute:.3g} request(s) a minute, one of them fails: no page",
+                checked,
+                f"{name}: {per_minute:.3g} request(s) a minute, one of them fails: no page"
+                + (" (probes and 499s beside them)" if noise else ""),
                 lambda tr, t, slo=slo: _minute_checks(config, slo, tr, [t]),
+                noise,
             )
     return tests
 
