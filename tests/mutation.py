@@ -450,10 +450,50 @@ def _service_scope(node, old, label: str, value: str) -> tuple[bool, bool]:
     return unchanged, False
 
 
+def _unparen(node):
+    while type(node).__name__ == "ParenExpr":
+        node = node.expr
+    return node
+
+
+def _only_the_zero_fill_changed(tree, original) -> bool:
+    """Whether a mutant changed only ``X`` in ``(A or 0 * X) / D`` where ``X`` was ``D``.
+
+    The SLO records' zero fill (``alerts.slo``): ``0 * X`` gives the numerator a 0 where ``A``
+    (the 5xx rate) has no series. A dropped matcher widens ``X`` to ``X'``, whose label sets
+    include ``X``'s; the division (one-to-one, no modifier) keeps only ``D``'s label sets,
+    where ``X = D`` had a series, so ``X'`` has one too, and ``0 * X'`` is 0 there as ``0 * X``
+    was (``X'`` is a sum of rates, finite). The output is unchanged.
+    """
+    t, o = _unparen(tree), _unparen(original)
+    if not all(type(n).__name__ == "BinaryExpr" and str(n.op) == "/" for n in (t, o)):
+        return False
+    if t.modifier is not None or o.modifier is not None or str(t.rhs) != str(o.rhs):
+        return False
+    t_or, o_or = _unparen(t.lhs), _unparen(o.lhs)
+    if not all(type(n).__name__ == "BinaryExpr" and str(n.op) == "or" for n in (t_or, o_or)):
+        return False
+    if (t_or.modifier and t_or.modifier.matching) or str(t_or.lhs) != str(o_or.lhs):
+        return False
+    t_zero, o_zero = _unparen(t_or.rhs), _unparen(o_or.rhs)
+    for n in (t_zero, o_zero):
+        if not (
+            type(n).__name__ == "BinaryExpr"
+            and str(n.op) == "*"
+            and n.modifier is None
+            and type(n.lhs).__name__ == "NumberLiteral"
+            and n.lhs.val == 0
+        ):
+            return False
+    return str(_unparen(o_zero.rhs)) == str(_unparen(o.rhs)) and str(t_zero.rhs) != str(o_zero.rhs)
+
+
 def equivalence(mutant: Mutant) -> str | None:
     """Why ``mutant`` is an equivalent mutant (no test can kill it), or ``None``.
 
-    One rule, proved on the parsed expression (promql_parser): a dropped equality matcher
+    Two rules, proved on the parsed expression (promql_parser). First, any dropped matcher
+    inside the zero fill of ``(A or 0 * X) / D`` with ``X`` the denominator
+    (``_only_the_zero_fill_changed``). Second, a dropped equality matcher
     ``L="v"`` when the mutated expression is still *local* and *restricted* in ``L``
     (``_service_scope``). Local: the output series with ``L=v`` are computed from the same
     input series as before, so they are unchanged; restricted: no output series has another
@@ -463,15 +503,20 @@ def equivalence(mutant: Mutant) -> str | None:
     """
     if mutant.kind != "drop-matcher":
         return None
-    found = re.fullmatch(r'(\w+)\s*=\s*"([^"]*)"', mutant.detail)
-    if not found:
-        return None
-    label, value = found.groups()
     try:
         tree = promql_parser.parse(mutant.rule["expr"])
         original = promql_parser.parse(mutant.original_expr)
     except Exception:  # promql_parser raises plain exceptions on bad input
         return None
+    if _only_the_zero_fill_changed(tree, original):
+        return (
+            f"{mutant.detail} dropped in the zero fill (0 * X) of (A or 0 * X) / X: the "
+            "division keeps only X's label sets, where 0 * X is 0 either way"
+        )
+    found = re.fullmatch(r'(\w+)\s*=\s*"([^"]*)"', mutant.detail)
+    if not found:
+        return None
+    label, value = found.groups()
     local, restricted = _service_scope(tree, original, label, value)
     if local and restricted:
         return (

@@ -116,6 +116,51 @@ def test_a_matcher_dropped_where_nothing_restores_it_is_not_equivalent(expr):
     assert mutation.equivalence(_dropped(expr, 'job="x"')) is None
 
 
+ZERO_FILL = (
+    '(sum by (job) (rate(a{job="x", status=~"5.."}[5m]))'
+    ' or 0 * sum by (job) (rate(a{job="x", route!~"/healthz", status!="499"}[5m])))'
+    ' / sum by (job) (rate(a{job="x", route!~"/healthz", status!="499"}[5m]))'
+)
+
+
+def _mutated(expr: str, mutated: str, matcher: str) -> mutation.Mutant:
+    return mutation.Mutant(
+        "g", 0, "X", "drop-matcher", matcher, {"record": "r", "expr": mutated}, expr
+    )
+
+
+@pytest.mark.parametrize("matcher", [', status!="499"', ', route!~"/healthz"'])
+def test_a_matcher_dropped_in_the_zero_fill_is_equivalent(matcher):
+    """``(A or 0 * X) / X``: a wider ``X`` in the zero fill changes nothing the division keeps."""
+    zero, rest = ZERO_FILL.split(" or 0 * ")
+    mutated = f"{zero} or 0 * {rest.replace(matcher, '', 1)}"
+    assert mutated != ZERO_FILL
+    assert mutation.equivalence(_mutated(ZERO_FILL, mutated, matcher.lstrip(", ")))
+
+
+@pytest.mark.parametrize(
+    ("expr", "mutated"),
+    [
+        # The same matcher dropped in the denominator: it now counts the 499s.
+        (ZERO_FILL, ZERO_FILL[::-1].replace('"994"=!sutats ,', "", 1)[::-1]),
+        # A zero fill over another series than the denominator's: a wider one adds 0s where
+        # the numerator had none.
+        (
+            '(sum by (job) (rate(a{job="x", status=~"5.."}[5m]))'
+            ' or 0 * sum by (job) (rate(b{job="x", status!="499"}[5m])))'
+            ' / sum by (job) (rate(a{job="x"}[5m]))',
+            '(sum by (job) (rate(a{job="x", status=~"5.."}[5m]))'
+            ' or 0 * sum by (job) (rate(b{job="x"}[5m])))'
+            ' / sum by (job) (rate(a{job="x"}[5m]))',
+        ),
+    ],
+)
+def test_a_matcher_dropped_outside_an_exact_zero_fill_is_not_equivalent(expr, mutated):
+    """Only the zero fill of the denominator itself is proved equivalent."""
+    assert mutated != expr
+    assert mutation.equivalence(_mutated(expr, mutated, 'status!="499"')) is None
+
+
 def test_a_mutant_runs_only_tests_naming_its_rule_or_a_reader():
     """An alert's mutant runs the test groups naming it; a record's, also its readers'."""
     units, reads = mutation.units(), mutation.readers(GROUPS)

@@ -26,9 +26,11 @@ def _hpa_series(
     job: str | None = None,
     max_replicas: int | None = None,
     cpu_target: float | None = None,
+    memory_target: float | None = None,
 ) -> list[dict]:
     """The HPA's kube-state-metrics series: replicas, max, and CPU/memory status vs target
-    (``job``, ``max_replicas``, ``cpu_target``: another scrape job's differing view)."""
+    (``job``, ``max_replicas``, ``cpu_target``: another scrape job's differing view;
+    ``memory_target``: default ``config.hpa_memory_target_percent``)."""
     hpa = {
         "job": job or config.kube_state_metrics_job,
         "namespace": config.namespace,
@@ -53,7 +55,7 @@ def _hpa_series(
         },
         {
             "series": series(ks.HPA_SPEC_TARGET_METRIC, memory),
-            "values": constant(config.hpa_memory_target_percent, steps),
+            "values": constant(memory_target or config.hpa_memory_target_percent, steps),
         },
         {
             "series": series(ks.HPA_STATUS_TARGET_METRIC, memory),
@@ -73,21 +75,28 @@ def build(config: MonitoringConfig) -> list[TestFile]:
     over = target * 1.5  # utilization may exceed 100 %: it is relative to the requests
     at_max = config.hpa_max_replicas
     memory_ok = config.hpa_memory_target_percent / 2
-    firing = [
-        expected_alert(
-            {
-                "namespace": config.namespace,
-                "horizontalpodautoscaler": config.hpa_name,
-                "severity": "warning",
-            },
-            f"HPA {config.hpa_name} is saturated",
-            f"HPA {config.hpa_name} in namespace {config.namespace} has run at its maximum "
-            f"replicas for more than {config.hpa_saturated_for} while the average CPU use of its "
-            f"pods is still {humanize_percentage(over / 100)} of their requests, above its "
-            "target: it cannot add capacity.",
-            runbook(config, name),
-        )
-    ]
+
+    def firing(cpu_percent: float) -> list[dict]:
+        return [
+            expected_alert(
+                {
+                    "namespace": config.namespace,
+                    "horizontalpodautoscaler": config.hpa_name,
+                    "severity": "warning",
+                },
+                f"HPA {config.hpa_name} is saturated",
+                f"HPA {config.hpa_name} in namespace {config.namespace} has run at its maximum "
+                f"replicas for more than {config.hpa_saturated_for} while the average CPU use of "
+                f"its pods is still {humanize_percentage(cpu_percent / 100)} of their requests, "
+                "above its target: it cannot add capacity.",
+                runbook(config, name),
+            )
+        ]
+
+    # CPU just over its target and under memory's (higher) target: CPU must be compared with
+    # CPU's target alone (a spec side without its metric_name matcher reads memory's target).
+    just_over = target + 5
+    memory_target = max(config.hpa_memory_target_percent, just_over + 10)
     return [
         TestFile(
             "hpa",
@@ -100,8 +109,16 @@ def build(config: MonitoringConfig) -> list[TestFile]:
                     + _hpa_series(config, 1, 1, memory_ok, steps, "other", at_max + 5, 1000),
                     "alert_rule_test": [
                         alert_check(wait - 1, name, []),
-                        alert_check(wait, name, firing),
+                        alert_check(wait, name, firing(over)),
                     ],
+                },
+                {
+                    "name": f"{name}: at max replicas, CPU just over its target, memory's higher",
+                    "interval": "1m",
+                    "input_series": _hpa_series(
+                        config, at_max, just_over, memory_ok, steps, memory_target=memory_target
+                    ),
+                    "alert_rule_test": [alert_check(wait, name, firing(just_over))],
                 },
                 {
                     # KubeHpaMaxedOut's case: at max with headroom. Memory over its own target

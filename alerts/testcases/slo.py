@@ -681,6 +681,103 @@ def _short_window_only(config: MonitoringConfig, every: int) -> list[dict]:
     return tests
 
 
+ONE_WINDOW_UNDER = Fraction(95, 100)
+"""The window kept under its threshold in ``_one_window_under``, as a share of the threshold:
+inside (0.9, 1), so a threshold mutated by 0.9 (``tests/mutation.py``) fires there."""
+
+
+def _one_window_under(config: MonitoringConfig, pages: bool, every: int = 1) -> list[dict]:
+    """Per SLO and page (``pages``) or ticket burn window, two burns where one window stays
+    just under its threshold (``ONE_WINDOW_UNDER`` of it) over the whole ``for`` while the
+    other is over it: no alert, since both windows must burn.
+
+    - *recent burn*: ``short + 3 * every`` minutes at 1.2x the threshold after half as long
+      at the rate that brings the data's ratio to 0.95x, then ``for`` at 0.95x: the long
+      window (longer than the data, so it reads all of it: counters start at 0) stays at
+      0.95x, while the short window falls from 1.2x to no less than 1.07x;
+    - *old burn*: a quarter of the recent minutes at 3x, then ``short + for + 3 * every``
+      minutes at 0.95x: the short window at 0.95x, the long one over 1.3x.
+
+    Raises ``ValueError`` if a window leaves its band at an evaluation of the ``for``.
+    """
+    tests = []
+    for slo in config.slos:
+        name = budget_alert_name(config, slo)
+        for burn in config.burn_rate_windows:
+            if (burn.severity == PAGE_SEVERITY) != pages:
+                continue
+            wait, short = minutes(burn.for_), minutes(burn.short)
+            threshold = Fraction(burn.factor * slo.error_budget).limit_denominator(10**6)
+
+            def bad(share: Fraction, threshold=threshold) -> int:
+                return round(threshold * share * PER_STEP)
+
+            # Phase lengths in minutes, each shape's total a whole number of evaluations.
+            high = short + 3 * every
+            start = -(-high // 2)
+            start += -(start + high + wait) % every
+            old = (ONE_WINDOW_UNDER * (start + high) - Fraction(12, 10) * high) / start
+            under = short + wait + 3 * every
+            first = -(-under // 4)
+            first += -(first + under) % every
+            shapes = {
+                "recent burn": (
+                    "long",
+                    [
+                        (start, PER_STEP, bad(old)),
+                        (high, PER_STEP, bad(Fraction(12, 10))),
+                        (wait, PER_STEP, bad(ONE_WINDOW_UNDER)),
+                    ],
+                ),
+                "old burn": (
+                    "short",
+                    [
+                        (first, PER_STEP, bad(Fraction(3))),
+                        (under, PER_STEP, bad(ONE_WINDOW_UNDER)),
+                    ],
+                ),
+            }
+            for shape, (window_under, phases) in shapes.items():
+                steps = sum(p[0] for p in phases)
+                traffic = Traffic.phases(*phases)
+
+                def checks(
+                    tr, t, slo=slo, burn=burn, threshold=threshold, wait=wait, wu=window_under
+                ):
+                    for step in range(t - wait, t + 1, every):
+                        for window, duration in (("long", burn.long), ("short", burn.short)):
+                            share = tr.ratio(step, minutes(duration)) / threshold
+                            low, up = (0.92, 0.98) if window == wu else (1.02, math.inf)
+                            if not low < share < up:
+                                raise ValueError(
+                                    f"{slo.name} {duration} at {step}m: {float(share):.3f}x "
+                                    f"the threshold, outside ({low}, {up})"
+                                )
+                    if pages:
+                        return _minute_checks(config, slo, tr, [t])
+                    return [
+                        alert_check(
+                            t,
+                            budget_alert_name(config, slo),
+                            _firing(config, slo, tr, t, every=every),
+                        )
+                    ]
+
+                tests += _split_per_check(
+                    config,
+                    slo,
+                    traffic,
+                    (steps,),
+                    (
+                        f"{name} {burn.long}/{burn.short} x{_factor(burn.factor)}: {shape}, "
+                        f"the {window_under} window at {float(ONE_WINDOW_UNDER)}x its threshold:"
+                        f" no alert (rules evaluated every {every}m)"
+                    ),
+                    checks,
+                )
+    return tests
+
+
 def _elsewhere(config: MonitoringConfig, slo: SLO, steps: int) -> list[dict]:
     """Another job's and namespace's burning SLO beside ours, for the silent burn cases: their
     records at a ratio of 1 and their API traffic, all failing (the rules record only our job,
@@ -1023,6 +1120,7 @@ def build(config: MonitoringConfig) -> list[TestFile]:
         + _idle(config)
         + _burn_scenarios(config, pages=True)
         + _outage(config)
+        + _one_window_under(config, pages=True)
         + _low_traffic(config)
         + _low_traffic_outage(config)
         + _budget_left(config)
@@ -1034,7 +1132,9 @@ def build(config: MonitoringConfig) -> list[TestFile]:
         TestFile("slo", minute_tests, group_eval_order=order),
         TestFile(
             "slo-long",
-            _burn_scenarios(config, pages=False, every=every) + _short_window_only(config, every),
+            _burn_scenarios(config, pages=False, every=every)
+            + _short_window_only(config, every)
+            + _one_window_under(config, pages=False, every=every),
             evaluation_interval=f"{every}m",
             group_eval_order=order,
         ),
