@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import math
 import os
 import re
 import shutil
@@ -53,6 +54,7 @@ import promql_parser
 import yaml
 
 from alerts import generate
+from app import metric_names
 from monitoring.config import CONFIG, duration_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -488,6 +490,79 @@ def _only_the_zero_fill_changed(tree, original) -> bool:
     return str(_unparen(o_zero.rhs)) == str(_unparen(o.rhs)) and str(t_zero.rhs) != str(o_zero.rhs)
 
 
+INTEGER_METRICS = frozenset(("up", metric_names.READY))
+"""Series whose samples are whole numbers: ``up`` (1 or 0, Prometheus') and the app's
+readiness gauge (1 or 0, ``app.metric_names.READY``)."""
+INTEGER_FUNCTIONS = frozenset(
+    ("resets", "changes", "count_over_time", "absent", "absent_over_time")
+)
+"""Functions whose values are whole numbers whatever their input."""
+COMPARISONS = {">": "<", "<": ">", ">=": "<=", "<=": ">="}
+"""Ordering comparisons and their mirror (``c < x`` is ``x > c``)."""
+
+
+def _returns_bool(node) -> bool:
+    """A comparison with the ``bool`` modifier (its values are 0/1, it filters nothing)."""
+    return bool(node.modifier and node.modifier.return_bool)
+
+
+def _integer_valued(node) -> bool:
+    """Whether every value ``node`` can take is a whole number (conservative: ``False`` when
+    not proved). Counts, the ``INTEGER_FUNCTIONS``, the ``INTEGER_METRICS``, sums, maxima and
+    minima of whole numbers, and a filtering comparison of a whole-number left side."""
+    kind = type(node).__name__
+    if kind == "NumberLiteral":
+        return float(node.val).is_integer()
+    if kind == "ParenExpr":
+        return _integer_valued(node.expr)
+    if kind == "VectorSelector":
+        return node.name in INTEGER_METRICS
+    if kind == "Call":
+        return node.func.name in INTEGER_FUNCTIONS
+    if kind == "AggregateExpr":
+        op = str(node.op)
+        return op == "count" or (op in ("sum", "max", "min") and _integer_valued(node.expr))
+    if kind == "BinaryExpr":
+        op = str(node.op)
+        filtering = op in (*COMPARISONS, "==", "!=") and not _returns_bool(node)
+        if filtering or op in ("and", "unless"):
+            return _integer_valued(node.lhs)
+        if op in ("+", "-", "*", "or"):
+            return _integer_valued(node.lhs) and _integer_valued(node.rhs)
+    return False
+
+
+def _whole_number_threshold(tree, original) -> bool:
+    """Whether the only change from ``original`` to ``tree`` is an ordering comparison's
+    number ``c -> c'`` against a whole-number side, with no whole number between them: ``x <
+    c`` holds for the same whole ``x`` as ``x < c'`` when ``ceil(c) == ceil(c')`` (``>=``
+    likewise; ``>`` and ``<=`` with ``floor``), so the rule's output cannot differ."""
+    kind = type(tree).__name__
+    if kind != type(original).__name__ or str(tree) == str(original):
+        return False
+    if kind in ("ParenExpr", "UnaryExpr"):
+        return _whole_number_threshold(tree.expr, original.expr)
+    if kind == "AggregateExpr":
+        return _whole_number_threshold(tree.expr, original.expr)
+    if kind != "BinaryExpr":
+        return False
+    op = str(tree.op)
+    same_lhs, same_rhs = str(tree.lhs) == str(original.lhs), str(tree.rhs) == str(original.rhs)
+    if op in COMPARISONS and not _returns_bool(tree) and (same_lhs != same_rhs):
+        number, new, other = (
+            (original.rhs, tree.rhs, tree.lhs) if same_lhs else (original.lhs, tree.lhs, tree.rhs)
+        )
+        if type(number).__name__ == "NumberLiteral" and type(new).__name__ == "NumberLiteral":
+            op = op if same_lhs else COMPARISONS[op]  # as ``other op number``
+            edge = math.ceil if op in ("<", ">=") else math.floor
+            return _integer_valued(other) and edge(number.val) == edge(new.val)
+    if same_lhs:
+        return _whole_number_threshold(tree.rhs, original.rhs)
+    if same_rhs:
+        return _whole_number_threshold(tree.lhs, original.lhs)
+    return False
+
+
 def equivalence(mutant: Mutant) -> str | None:
     """Why ``mutant`` is an equivalent mutant (no test can kill it), or ``None``.
 
@@ -501,12 +576,19 @@ def equivalence(mutant: Mutant) -> str | None:
     matching on all labels drops the other jobs' ``a`` series again). The rule's output is then
     the same series with the same values, so no alert or record can differ.
     """
-    if mutant.kind != "drop-matcher":
+    if mutant.kind not in ("drop-matcher", "threshold-x0.9", "threshold-x1.1"):
         return None
     try:
         tree = promql_parser.parse(mutant.rule["expr"])
         original = promql_parser.parse(mutant.original_expr)
     except Exception:  # promql_parser raises plain exceptions on bad input
+        return None
+    if mutant.kind != "drop-matcher":
+        if _whole_number_threshold(tree, original):
+            return (
+                f"{mutant.detail} against a whole-number value: no whole number lies between "
+                "the two thresholds"
+            )
         return None
     if _only_the_zero_fill_changed(tree, original):
         return (

@@ -161,6 +161,49 @@ def test_a_matcher_dropped_outside_an_exact_zero_fill_is_not_equivalent(expr, mu
     assert mutation.equivalence(_mutated(expr, mutated, 'status!="499"')) is None
 
 
+def _threshold(expr: str, old: str, new: str) -> mutation.Mutant:
+    kind = "threshold-x0.9" if float(new) < float(old) else "threshold-x1.1"
+    # The number compared: at the end, or else at the start (``2 > count(...)``).
+    mutated = expr[: -len(old)] + new if expr.endswith(old) else expr.replace(old, new, 1)
+    assert mutated != expr
+    return mutation.Mutant(
+        "g", 0, "X", kind, f"{old} -> {new}", {"alert": "X", "expr": mutated}, expr
+    )
+
+
+@pytest.mark.parametrize(
+    ("expr", "old", "new"),
+    [
+        ('count by (job) (up{job="x"} == 1) < 2', "2", "1.8"),
+        ('max by (pod) (resets(demo_app_uptime_seconds{job="x"}[30m])) >= 3', "3", "2.7"),
+        ('sum by (job) (max by (job, pod) (demo_app_ready{job="x"})) < 2', "2", "1.8"),
+        ('2 > count by (job) (up{job="x"})', "2", "1.8"),  # the number on the left
+        ('sum by (job) (changes(up{job="x"}[10m])) > 3', "3", "3.3"),
+    ],
+)
+def test_a_threshold_with_no_whole_number_between_is_equivalent_on_whole_numbers(expr, old, new):
+    """A count compared with 2 or with 1.8 holds for the same counts."""
+    assert mutation.equivalence(_threshold(expr, old, new))
+
+
+@pytest.mark.parametrize(
+    ("expr", "old", "new"),
+    [
+        ('count by (job) (up{job="x"} == 1) < 2', "2", "2.2"),  # 2 < 2.2
+        ('sum by (job) (rate(a_total{job="x"}[5m])) >= 3', "3", "2.7"),  # not whole numbers
+        ('max by (pod) (demo_app_cpu_usage_percent{job="x"}) >= 3', "3", "2.7"),
+        ('count by (job) (up{job="x"}) == 3', "3", "2.7"),  # == 2.7 never holds
+        ('count by (job) (up{job="x"}) > bool 2', "2", "1.8"),  # bool: compares, keeps all
+        ('2 > count by (job) (up{job="x"})', "2", "2.2"),
+    ],
+)
+def test_a_threshold_with_a_whole_number_between_or_a_fraction_side_is_not_equivalent(
+    expr, old, new
+):
+    """Equivalence is claimed only when no value of the compared side tells them apart."""
+    assert mutation.equivalence(_threshold(expr, old, new)) is None
+
+
 def test_a_mutant_runs_only_tests_naming_its_rule_or_a_reader():
     """An alert's mutant runs the test groups naming it; a record's, also its readers'."""
     units, reads = mutation.units(), mutation.readers(GROUPS)
