@@ -17,8 +17,10 @@ Mutant kinds (issue 18), each applied at every place it fits:
   every other value of that label used in the file.
 
 A mutant that promtool refuses to load (``check rules`` fails) is *invalid*, reported apart and
-left out of the score. A mutant proved *equivalent* (``equivalence``: a dropped matcher that
-vector matching restores, on the parsed expression) is reported apart, not run, and left out
+left out of the score. A mutant proved *equivalent* (``equivalence``, on the parsed expression: a
+dropped matcher that vector matching restores, a matcher dropped in a ratio's zero fill, a
+threshold with no whole number between it and its mutant on a whole-number side) is reported
+apart, not run, and left out
 of the score too. Mutations are textual on the PromQL (strings, ``{...}`` and ``[...]``
 are skipped where they do not apply): the rules are generated in a regular layout, and a few
 lines of tokenising are simpler than a PromQL printer (promql_parser parses but cannot print a
