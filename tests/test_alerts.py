@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import re
@@ -557,8 +558,13 @@ def test_ticket_tests_run_at_the_slow_groups_interval():
     assert content["group_eval_order"] == list(_slo_groups())
     tickets = [b for b in CONFIG.burn_rate_windows if b.severity != "critical"]
     names = [t["name"] for t in content["tests"]]
-    # fires, silent, and the short window alone (checked at two times, a test each)
-    assert len(names) == 4 * len(tickets) * len(CONFIG.slos)
+    # fires, silent, the short window alone (checked at two times, a test each), and each
+    # window alone just under its threshold (a recent and an old burn)
+    assert len(names) == 6 * len(tickets) * len(CONFIG.slos)
+    for slo, ticket in itertools.product(CONFIG.slos, tickets):
+        prefix = f"{slo_rules.budget_alert_name(CONFIG, slo)} {ticket.long}/"
+        ours = [n for n in names if n.startswith(prefix)]
+        assert sum("recent burn" in n for n in ours) == sum("old burn" in n for n in ours) == 1
     assert all(f"every {CONFIG.slo_slow_rules_interval}" in n for n in names)
 
 
