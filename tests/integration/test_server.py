@@ -75,13 +75,18 @@ def settled_hello_count(srv: GunicornServer, expected: float, timeout: float = 5
 
 
 def scrapes_from_every_worker(srv: GunicornServer, workers: int, attempts: int = 200) -> dict:
-    """Scrape on fresh connections until each worker has answered once: {pid: text}."""
+    """Scrape on fresh connections until each worker has answered once: {pid: text}.
+
+    Each round sends ``workers`` scrapes at once: one after another on a loaded machine, the
+    same idle worker can win every accept, while a busy worker leaves the next to another.
+    """
     found: dict[int, str] = {}
-    for _ in range(attempts):
-        response = srv.get("/metrics")
-        found.setdefault(_answering_pid(srv, response), response.text)
-        if len(found) == workers:
-            return found
+    with ThreadPoolExecutor(workers) as pool:
+        for _ in range(attempts):
+            for response in pool.map(lambda _: srv.get("/metrics"), range(workers)):
+                found.setdefault(_answering_pid(srv, response), response.text)
+            if len(found) == workers:
+                return found
     raise AssertionError(f"only {len(found)} of {workers} workers answered in {attempts} scrapes")
 
 
